@@ -1,0 +1,137 @@
+import ArgumentParser
+import Foundation
+import Shared
+
+struct AgentsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agents", abstract: "Enroll, list and revoke agents.",
+        subcommands: [Add.self, List.self, Revoke.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a one-time join token for agent NAME. The token is the last line of output.")
+
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "Agent name: a-z, 0-9, '.', '-', '_' (e.g. the VPS host name).")
+        var name: String
+
+        func run() async throws {
+            let config = try options.load()
+            let client = try OperatorClient(config: config)
+            let answer = try client.post("/operator/agents", AddAgentRequest(name: name), as: AddAgentResponse.self)
+            let url = config.agentsListen.url(scheme: "https")
+            print("Join token for \(answer.name) (one use, expires \(WireDate.format(answer.expiresAt))). On the host, run:")
+            print("  fieldmedic-agent enroll --coordinator \(url) --name \(answer.name) --token <token below>")
+            print(answer.token)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List agents: state, last report, certificate expiry.")
+
+        @OptionGroup var options: ConfigOption
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let client = try OperatorClient(config: try options.load())
+            let agents = try client.get("/operator/agents", as: [AgentSummary].self)
+            if json {
+                print(String(decoding: try WireCodec.encoder().encode(agents), as: UTF8.self))
+                return
+            }
+            if agents.isEmpty {
+                print("No agents yet. Add one with: fieldmedic-coordinator agents add NAME")
+                return
+            }
+            let now = Date()
+            print(TextTable.render(
+                ["NAME", "STATE", "LAST REPORT", "REPORTS", "CERT EXPIRES"],
+                agents.map { agent in
+                    let state = agent.state == .active ? (agent.online ? "online" : "offline") : agent.state.rawValue
+                    return [agent.name, state, RelativeTime.describe(agent.lastReportAt, now: now), String(agent.reportCount),
+                            RelativeTime.describe(agent.certificateNotAfter, now: now)]
+                }))
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke every certificate of agent NAME; its next request is refused.")
+
+        @OptionGroup var options: ConfigOption
+        @Argument var name: String
+
+        func run() async throws {
+            let client = try OperatorClient(config: try options.load())
+            let answer = try client.post("/operator/agents/\(name)/revoke", [String: String](), as: RevokeResponse.self)
+            print("Revoked agent \(answer.agent) (\(answer.revokedCertificates) certificate(s)).")
+        }
+    }
+}
+
+struct HostsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hosts", abstract: "Show what agents report about their hosts.", subcommands: [Show.self])
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the latest report of host NAME.")
+
+        @OptionGroup var options: ConfigOption
+        @Argument var name: String
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let client = try OperatorClient(config: try options.load())
+            let view = try client.get("/operator/agents/\(name)", as: HostView.self)
+            if json {
+                print(String(decoding: try WireCodec.encoder().encode(view), as: UTF8.self))
+                return
+            }
+            let agent = view.agent
+            let state = agent.state == .active ? (agent.online ? "online" : "offline") : agent.state.rawValue
+            print("\(agent.name): \(state), \(agent.reportCount) reports, last \(RelativeTime.describe(agent.lastReportAt)), certificate expires \(RelativeTime.describe(agent.certificateNotAfter))")
+            if let report = view.latestReport {
+                print()
+                print(ReportFormatter.render(report))
+            } else {
+                print("No report received yet.")
+            }
+        }
+    }
+}
+
+struct DiagnoseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diagnose", abstract: "Ask agent NAME to run its probes now and print what it finds.")
+
+    @OptionGroup var options: ConfigOption
+    @Argument var name: String
+    @Flag(name: .long, help: "Print JSON.") var json = false
+    @Option(name: .long, help: "How long to wait for the agent's answer, e.g. 60s.") var timeout: String = "60s"
+
+    func run() async throws {
+        guard let seconds = DurationText.parse(timeout) else { throw UsageError("--timeout must be a duration such as 60s") }
+        let client = try OperatorClient(config: try options.load())
+        var record = try client.post(
+            "/operator/agents/\(name)/commands", QueueCommandRequest(kind: "diagnose", params: [:], dryRun: false), as: CommandRecord.self)
+        let deadline = Date().addingTimeInterval(seconds)
+        while !record.state.isFinished {
+            let remaining = deadline.timeIntervalSinceNow
+            if remaining <= 0 { break }
+            record = try client.get("/operator/commands/\(record.id)?wait=\(Int(min(remaining, 30).rounded(.up)))", as: CommandRecord.self, timeout: 45)
+        }
+        if json {
+            print(String(decoding: try WireCodec.encoder().encode(record), as: UTF8.self))
+        }
+        guard record.state.isFinished, let result = record.result else {
+            throw OperationalError("agent \(name) did not answer within \(timeout) (command \(record.id) is \(record.state.rawValue)); is the agent running? See `fieldmedic-coordinator agents list`.")
+        }
+        if !json {
+            if let report = result.diagnosis {
+                print(ReportFormatter.render(report))
+            } else {
+                print("\(result.status.rawValue): \(result.message)")
+            }
+        }
+        if result.status != .succeeded { throw ExitCode(ExitStatus.failure) }
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Shared
+
+/// `fieldmedic-coordinator`: the ops-server side of FieldMedic.
+@main
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fieldmedic-coordinator",
+        abstract: "Keeps a fleet of QFieldCloud servers healthy through their FieldMedic agents.",
+        discussion: """
+            Start with `init`, then `serve`. Enroll a host with `agents add NAME` and run the
+            printed `fieldmedic-agent enroll …` command on it. Exit codes: 0 success,
+            1 operational failure, 2 usage or configuration error.
+            """,
+        version: FieldMedicVersion.current,
+        subcommands: [
+            InitCommand.self, ServeCommand.self, CheckConfigCommand.self, AgentsCommand.self, HostsCommand.self,
+            DiagnoseCommand.self, AuditCommand.self,
+        ])
+
+    static func main() async {
+        ExitStatus.bootstrapLogging()
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || error is CleanExit || error is ExitCode {
+                exit(withError: error)
+            }
+            if error is ValidationError || String(describing: type(of: error)).contains("CommandError") {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.usage)
+            }
+            FileHandle.standardError.write(Data("fieldmedic-coordinator: \(error)\n".utf8))
+            Foundation.exit(ExitStatus.code(for: error))
+        }
+    }
+}
+
+/// `--config FILE`, shared by every subcommand.
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: "Path of coordinator.toml.")
+    var config: String = CoordinatorConfig.defaultPath
+
+    func load() throws -> CoordinatorConfig {
+        try CoordinatorConfig.load(path: config)
+    }
+}
+
+struct CheckConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Check coordinator.toml and the files it points to; print what is wrong.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        let config = try options.load()
+        let paths = config.paths
+        _ = try CertificateAuthority(certificatePath: paths.caCertificate, keyPath: paths.caKey)
+        _ = try PEMFile.readCertificate(paths.serverCertificate, what: "server certificate")
+        _ = try SecretFile.readString(paths.serverKey, what: "server private key")
+        _ = try SecretFile.readString(paths.operatorToken, what: "operator token")
+        print("\(options.config): ok (agents on \(config.agentsListen), operator API on \(config.operatorListen), data in \(config.dataDir))")
+    }
+}

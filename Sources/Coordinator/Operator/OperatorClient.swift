@@ -1,0 +1,51 @@
+import Foundation
+import Shared
+
+/// The CLI's side of the local operator API.
+struct OperatorClient {
+    let baseURL: String
+    let token: String
+    private let http = CurlHTTPClient()
+
+    init(config: CoordinatorConfig) throws {
+        baseURL = config.operatorListen.url(scheme: "http")
+        do {
+            token = try SecretFile.readString(config.paths.operatorToken, what: "operator token").trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            throw OperationalError("\(error) (run this as the user that owns \(config.dataDir), usually root or fieldmedic-coordinator)")
+        }
+    }
+
+    func get<T: Decodable>(_ path: String, as type: T.Type, timeout: TimeInterval = 30) throws -> T {
+        try send("GET", path, body: Optional<Data>.none, as: type, timeout: timeout)
+    }
+
+    func post<B: Encodable, T: Decodable>(_ path: String, _ body: B, as type: T.Type) throws -> T {
+        try send("POST", path, body: try WireCodec.encode(body), as: type, timeout: 30)
+    }
+
+    private func send<T: Decodable>(_ method: String, _ path: String, body: Data?, as type: T.Type, timeout: TimeInterval) throws -> T {
+        let user = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+        let request = HTTPRequest(
+            method: method, url: baseURL + path,
+            headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json"), ("X-FieldMedic-Operator", user)],
+            body: body, timeout: timeout)
+        let response: HTTPResponse
+        do {
+            response = try http.perform(request)
+        } catch {
+            throw OperationalError("cannot reach the coordinator's operator API at \(baseURL): \(error.detail). Is `fieldmedic-coordinator serve` running?")
+        }
+        guard response.isSuccess else {
+            if let problem = try? JSONDecoder().decode(APIErrorBody.self, from: response.body) {
+                throw OperationalError(problem.message)
+            }
+            throw OperationalError("operator API answered \(response.status): \(response.bodyText.prefix(200))")
+        }
+        do {
+            return try WireCodec.decodeStored(T.self, from: response.body)
+        } catch {
+            throw OperationalError("unexpected answer from the operator API: \(error)")
+        }
+    }
+}

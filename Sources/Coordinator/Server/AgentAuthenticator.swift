@@ -1,0 +1,95 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import NIOSSL
+import Shared
+import X509
+
+/// Who is calling, from the verified client certificate only, never from the body.
+struct AgentPrincipal: Sendable {
+    var name: String
+    var serial: String
+}
+
+/// Turns the TLS peer certificate into an agent, or a 401/403 that is audited.
+struct AgentAuthenticator: Sendable {
+    let store: any CoordinatorStore
+    let clock: any WallClock
+    let rejections: RejectionLog
+
+    func authenticate(_ context: AgentRequestContext) async throws -> AgentPrincipal {
+        let peer = context.remoteAddress
+        let nioCertificate: NIOSSLCertificate?
+        do {
+            nioCertificate = try await context.channel.nioSSL_peerCertificate().get()
+        } catch {
+            nioCertificate = nil
+        }
+        guard let nioCertificate else {
+            await rejections.record(peer: peer, reason: "no client certificate")
+            throw APIError(.unauthorized, "client_certificate_required", "a client certificate is required: enroll this agent first")
+        }
+        let certificate: Certificate
+        do {
+            certificate = try Certificate(derEncoded: try nioCertificate.toDERBytes())
+        } catch {
+            await rejections.record(peer: peer, reason: "unparseable client certificate")
+            throw APIError(.unauthorized, "bad_certificate", "the client certificate cannot be parsed")
+        }
+        guard let name = certificate.agentName else {
+            await rejections.record(peer: peer, reason: "certificate without agent identity")
+            throw APIError(.forbidden, "no_identity", PKIError.noAgentIdentity.description)
+        }
+        // The handshake checked validity, but a kept-alive connection can outlive the certificate.
+        let now = clock.now()
+        guard certificate.notValidAfter > now, certificate.notValidBefore <= now.addingTimeInterval(300) else {
+            await rejections.record(peer: peer, reason: "expired certificate for \(name)")
+            throw APIError(.forbidden, "certificate_expired", "the client certificate for \(name) has expired; re-enroll the agent")
+        }
+        let serial = certificate.serialHex
+        switch try await store.authorize(agent: name, serial: serial) {
+        case .allowed:
+            return AgentPrincipal(name: name, serial: serial)
+        case .revoked:
+            await rejections.record(peer: peer, reason: "revoked certificate for \(name)")
+            throw APIError(.forbidden, "revoked", "the certificate for agent \(name) is revoked")
+        case .unknownAgent:
+            await rejections.record(peer: peer, reason: "unknown agent \(name)")
+            throw APIError(.forbidden, "unknown_agent", "agent \(name) is not enrolled with this coordinator")
+        case .unknownCertificate:
+            await rejections.record(peer: peer, reason: "unknown certificate for \(name)")
+            throw APIError(.forbidden, "unknown_certificate", "this certificate for \(name) was not issued by this coordinator")
+        }
+    }
+}
+
+/// Audits rejected peers without letting a scanner flood the log: at most one row per peer
+/// and reason a minute, with the count of the ones folded into it.
+actor RejectionLog {
+    private let store: any CoordinatorStore
+    private let clock: any WallClock
+    private let window: TimeInterval
+    private var lastWritten: [String: Date] = [:]
+    private var suppressed: [String: Int] = [:]
+
+    init(store: any CoordinatorStore, clock: any WallClock, window: TimeInterval = 60) {
+        self.store = store
+        self.clock = clock
+        self.window = window
+    }
+
+    func record(peer: String, reason: String, action: String = "auth.rejected") async {
+        let key = "\(action)|\(peer)|\(reason)"
+        let now = clock.now()
+        if let last = lastWritten[key], now.timeIntervalSince(last) < window {
+            suppressed[key, default: 0] += 1
+            return
+        }
+        lastWritten[key] = now
+        let folded = suppressed.removeValue(forKey: key) ?? 0
+        if lastWritten.count > 10_000 { lastWritten = lastWritten.filter { now.timeIntervalSince($0.value) < window } }
+        try? await store.appendAudit(
+            AuditEntry(at: now, actor: "peer:\(peer)", action: action, subject: peer,
+                       details: ["reason": reason, "suppressed_since_last": String(folded)]))
+    }
+}

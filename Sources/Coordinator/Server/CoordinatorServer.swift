@@ -1,0 +1,99 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import ServiceLifecycle
+import Shared
+
+/// Both listeners of a running coordinator: agents over mutual TLS, operators on loopback.
+struct CoordinatorServer {
+    let config: CoordinatorConfig
+    let logger: Logger
+
+    func run() async throws {
+        let paths = config.paths
+        let store = try SQLiteCoordinatorStore(path: paths.database)
+        let authority = try CertificateAuthority(certificatePath: paths.caCertificate, keyPath: paths.caKey)
+        let operatorToken = try SecretFile.readString(paths.operatorToken, what: "operator token")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let clock = SystemClock()
+        let fleet = try FleetService(
+            store: store, authority: authority, certificateLifetime: config.certificateLifetime,
+            tokenLifetime: config.tokenLifetime, clock: clock)
+        let rejections = RejectionLog(store: store, clock: clock)
+
+        try await store.appendAudit(AuditEntry(
+            at: clock.now(), actor: "coordinator", action: "config.loaded", subject: config.path,
+            details: ["agents_listen": config.agentsListen.description, "operator_listen": config.operatorListen.description,
+                      "version": FieldMedicVersion.current]))
+
+        let agentRouter = Router(context: AgentRequestContext.self)
+        AgentAPI(
+            fleet: fleet, authenticator: AgentAuthenticator(store: store, clock: clock, rejections: rejections),
+            maxBodyBytes: config.maxBodyBytes, maxLongPoll: config.maxLongPoll
+        ).register(on: agentRouter)
+
+        let tls = try Self.tlsConfiguration(paths: paths, authority: authority)
+        let agentServer = HTTPServerBuilder { responder in
+            let http = HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .seconds(300)))
+            return AuditedTLSChannel(base: try TLSChannel(http, tlsConfiguration: tls), rejections: rejections)
+        }
+        let agentLogger = logger
+        let agentApp = Application(
+            router: agentRouter,
+            server: agentServer,
+            configuration: .init(address: .hostname(config.agentsListen.host, port: config.agentsListen.port), serverName: "fieldmedic", backlog: 1024),
+            onServerRunning: { channel in
+                agentLogger.info("agent listener ready (mutual TLS)", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
+            },
+            logger: logger)
+
+        let operatorRouter = Router(context: BasicRequestContext.self)
+        OperatorAPI(fleet: fleet, token: operatorToken, offlineAfter: config.offlineAfter, rejections: rejections).register(on: operatorRouter)
+        let operatorApp = Application(
+            router: operatorRouter,
+            configuration: .init(address: .hostname(config.operatorListen.host, port: config.operatorListen.port), serverName: "fieldmedic-operator"),
+            onServerRunning: { channel in
+                agentLogger.info("operator API ready", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
+            },
+            logger: logger)
+
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: agentApp),
+                    .init(service: operatorApp),
+                    .init(service: ShutdownHook(notifier: fleet.notifier)),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+        logger.info("coordinator stopped")
+    }
+
+    static func tlsConfiguration(paths: CoordinatorPaths, authority: CertificateAuthority) throws -> TLSConfiguration {
+        let chain = try NIOSSLCertificate.fromPEMFile(paths.serverCertificate).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(bytes: Array(try SecretFile.readString(paths.serverKey, what: "server private key").utf8), format: .pem)
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: try PEMFile.der(authority.certificate), format: .der)])
+        // Optional at the handshake so /v1/enroll works before the agent has a certificate;
+        // every other route requires one. A presented certificate must chain to our CA.
+        // (.fullVerification would also match the client's IP against its SANs.)
+        tls.certificateVerification = .optionalVerification
+        tls.minimumTLSVersion = .tlsv12
+        return tls
+    }
+}
+
+/// Releases waiting long-polls as soon as shutdown begins, so the server stops promptly.
+struct ShutdownHook: Service {
+    let notifier: Notifier
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await notifier.close()
+    }
+}

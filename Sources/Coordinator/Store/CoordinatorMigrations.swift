@@ -1,0 +1,75 @@
+import GRDB
+
+/// The coordinator's schema, one named migration per change.
+enum CoordinatorMigrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-spine") { db in
+            try db.execute(sql: """
+                CREATE TABLE agents (
+                    name TEXT PRIMARY KEY,
+                    state TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    enrolled_at TEXT,
+                    cert_serial TEXT,
+                    cert_not_after TEXT,
+                    last_report_at TEXT,
+                    last_report_id TEXT,
+                    last_sequence INTEGER,
+                    report_count INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE join_tokens (
+                    id TEXT PRIMARY KEY,
+                    secret_hash TEXT NOT NULL UNIQUE,
+                    agent TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    expires_at TEXT NOT NULL,
+                    used_at TEXT
+                );
+                CREATE TABLE certificates (
+                    serial TEXT PRIMARY KEY,
+                    agent TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    issued_at TEXT NOT NULL,
+                    not_after TEXT NOT NULL,
+                    revoked_at TEXT
+                );
+                CREATE INDEX certificates_agent ON certificates(agent);
+                CREATE TABLE health_reports (
+                    id TEXT PRIMARY KEY,
+                    agent TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    created_at TEXT NOT NULL,
+                    received_at TEXT NOT NULL,
+                    body TEXT NOT NULL
+                );
+                CREATE INDEX health_reports_agent_sequence ON health_reports(agent, sequence);
+                CREATE TABLE commands (
+                    id TEXT PRIMARY KEY,
+                    agent TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    params TEXT NOT NULL,
+                    dry_run INTEGER NOT NULL,
+                    state TEXT NOT NULL,
+                    requested_by TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    sent_at TEXT,
+                    finished_at TEXT,
+                    result TEXT
+                );
+                CREATE INDEX commands_agent_state ON commands(agent, state, created_at);
+                CREATE TABLE audit_log (
+                    id INTEGER PRIMARY KEY,
+                    at TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    details TEXT NOT NULL,
+                    previous_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Shared
+
+/// `fieldmedic-agent`: the host side of FieldMedic.
+@main
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fieldmedic-agent",
+        abstract: "Watches this QFieldCloud host and reports to the FieldMedic coordinator.",
+        discussion: """
+            Enroll once with the token from `fieldmedic-coordinator agents add NAME`, then `run` \
+            (systemd does this). The agent only dials out; it opens no port. \
+            Exit codes: 0 success, 1 operational failure, 2 usage or configuration error.
+            """,
+        version: FieldMedicVersion.current,
+        subcommands: [EnrollCommand.self, RunCommand.self, CheckConfigCommand.self, DiagnoseCommand.self])
+
+    static func main() async {
+        ExitStatus.bootstrapLogging()
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || error is CleanExit || error is ExitCode {
+                exit(withError: error)
+            }
+            if error is ValidationError || String(describing: type(of: error)).contains("CommandError") {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.usage)
+            }
+            FileHandle.standardError.write(Data("fieldmedic-agent: \(error)\n".utf8))
+            Foundation.exit(ExitStatus.code(for: error))
+        }
+    }
+}
+
+struct AgentConfigOption: ParsableArguments {
+    @Option(name: .long, help: "Path of agent.toml.")
+    var config: String = AgentConfig.defaultPath
+
+    func load() throws -> AgentConfig {
+        try AgentConfig.load(path: config)
+    }
+}
+
+struct EnrollCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enroll",
+        abstract: "Join the coordinator with a one-time token; writes the key, certificates and (if missing) agent.toml.")
+
+    @OptionGroup var options: AgentConfigOption
+    @Option(name: .long, help: "The coordinator's agent URL, e.g. https://ops.example.org:8443.") var coordinator: String
+    @Option(name: .long, help: "The join token printed by `fieldmedic-coordinator agents add NAME`.") var token: String
+    @Option(name: .long, help: "This agent's name, as given to `agents add`.") var name: String
+    @Option(name: .long, help: "State directory, used when agent.toml does not exist yet.") var stateDir: String = AgentConfig.defaultStateDir
+    @Flag(name: .long, help: "Enroll again even if this host already has a certificate.") var force = false
+
+    func validate() throws {
+        guard coordinator.hasPrefix("https://") else { throw ValidationError("--coordinator must start with https://") }
+        do { try AgentName.validate(name) } catch { throw ValidationError(error.description) }
+    }
+
+    func run() async throws {
+        let joinToken = try JoinToken.parse(token)
+        let configExists = FileManager.default.fileExists(atPath: options.config)
+        let url = coordinator.hasSuffix("/") ? String(coordinator.dropLast()) : coordinator
+        var paths = AgentPaths(stateDir: stateDir)
+        if configExists {
+            let config = try options.load()
+            guard config.name == name else {
+                throw UsageError("\(options.config) says name = \"\(config.name)\" but --name is \"\(name)\"; use the same name or edit the file")
+            }
+            paths = config.paths
+        }
+        if paths.isEnrolled && !force {
+            throw OperationalError("this host is already enrolled (\(paths.certificate) exists); pass --force to enroll again with a new token")
+        }
+        let grant = try Enrollment(coordinatorURL: url, name: name, token: joinToken, paths: paths).run()
+        if !configExists {
+            let directory = (options.config as NSString).deletingLastPathComponent
+            if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            try AtomicFile.write(Data(AgentConfigTemplate.render(name: name, url: url, stateDir: stateDir).utf8), to: options.config, mode: 0o640)
+            print("Wrote \(options.config).")
+        }
+        print("Enrolled as \(grant.agent): certificate \(grant.serial), valid until \(WireDate.format(grant.notAfter)).")
+        print("Start the agent: systemctl enable --now fieldmedic-agent   (or: fieldmedic-agent run --config \(options.config))")
+    }
+}
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Report health every interval and run commands from the coordinator (until SIGTERM).")
+
+    @OptionGroup var options: AgentConfigOption
+
+    func run() async throws {
+        let config = try options.load()
+        let runtime = try AgentRuntime(config: config, logger: Logger(label: "fieldmedic.agent"))
+        // The runtime blocks its own threads; keep it off the cooperative pool.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let thread = Thread {
+                runtime.run()
+                continuation.resume()
+            }
+            thread.name = "fieldmedic-main"
+            thread.start()
+        }
+    }
+}
+
+struct CheckConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Check agent.toml; print each problem with file, line and what to write instead.")
+
+    @OptionGroup var options: AgentConfigOption
+
+    func run() async throws {
+        let config = try options.load()
+        let enrolled = config.paths.isEnrolled ? "enrolled" : "not enrolled yet"
+        print("\(options.config): ok (agent \(config.name) → \(config.coordinatorURL), reports every \(DurationText.format(config.reportInterval)), \(enrolled))")
+    }
+}
+
+struct DiagnoseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diagnose", abstract: "Run every probe on this host now and print what they find.")
+
+    @OptionGroup var options: AgentConfigOption
+    @Flag(name: .long, help: "Run here, without asking the coordinator (the only mode for now).") var local = false
+    @Flag(name: .long, help: "Print JSON.") var json = false
+
+    func run() async throws {
+        guard local else { throw UsageError("pass --local: the agent diagnoses its own host; use `fieldmedic-coordinator diagnose NAME` from the ops server") }
+        let config = try options.load()
+        let report = await ProbeSet.standard(config).collect(agent: config.name)
+        if json {
+            print(String(decoding: try WireCodec.encoder().encode(report), as: UTF8.self))
+        } else {
+            print(ReportFormatter.render(report))
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Shared
+
+/// One source of facts about this host. Adding a probe is one new file and one line in
+/// `ProbeSet.standard`.
+///
+/// ```swift
+/// struct UptimeProbe: Probe {
+///     let name = "uptime"
+///     func collect() async -> ProbeResult {
+///         ProbeResult(findings: [])
+///     }
+/// }
+/// ```
+protocol Probe: Sendable {
+    var name: String { get }
+    func collect() async -> ProbeResult
+}
+
+/// What a probe contributes to a report: a section of raw numbers and the findings they raise.
+struct ProbeResult: Sendable {
+    var section: ReportSection?
+    var findings: [Finding]
+    /// Set when the probe could not look (the report still goes out, saying so).
+    var error: String?
+
+    init(section: ReportSection? = nil, findings: [Finding] = [], error: String? = nil) {
+        self.section = section
+        self.findings = findings
+        self.error = error
+    }
+}
+
+/// The parts of a `HealthReport` probes fill in.
+enum ReportSection: Sendable {
+    case host(HostFacts)
+    case disks([DiskUsage])
+
+    func apply(to report: inout HealthReport) {
+        switch self {
+        case .host(let facts): report.host = facts
+        case .disks(let disks): report.disks = (report.disks ?? []) + disks
+        }
+    }
+}
+
+/// The probes this agent runs, in order.
+struct ProbeSet: Sendable {
+    var probes: [any Probe]
+
+    static func standard(_ config: AgentConfig) -> ProbeSet {
+        ProbeSet(probes: [
+            HostProbe(memoryThreshold: config.thresholds.memoryPercent),
+            DiskProbe(mounts: config.diskMounts, bytesThreshold: config.thresholds.diskPercent, inodesThreshold: config.thresholds.inodesPercent),
+        ])
+    }
+
+    /// Runs every probe and assembles a report (id and sequence are filled in by the spool).
+    func collect(agent: String, now: Date = Date()) async -> HealthReport {
+        var report = HealthReport(id: UUID().uuidString.lowercased(), sequence: 0, agent: agent, createdAt: now)
+        for probe in probes {
+            let started = ContinuousClock.now
+            let result = await probe.collect()
+            let elapsed = ContinuousClock.now - started
+            let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            result.section?.apply(to: &report)
+            report.findings += result.findings
+            report.probes.append(ProbeSummary(name: probe.name, durationMs: ms, error: result.error))
+        }
+        return report
+    }
+}
