@@ -77,9 +77,21 @@ let package = Package(
             path: "Benchmarks/Bench",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "SharedTests", dependencies: ["Shared"], swiftSettings: swiftSettings),
-        .testTarget(name: "HostAgentTests", dependencies: ["HostAgent", "Shared"], swiftSettings: swiftSettings),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Shared"], swiftSettings: swiftSettings),
-        .testTarget(name: "EndToEndTests", dependencies: ["Shared"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SharedTests",
+            dependencies: ["Shared", .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HostAgentTests",
+            dependencies: ["HostAgent", "Shared", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CoordinatorTests",
+            dependencies: ["Coordinator", "Shared", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["Shared", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
     ]
 )
