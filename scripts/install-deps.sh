@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that FieldMedic's build, tests, demo and benchmarks need.
+# Idempotent: when every package is already installed it does not touch apt at all
+# (FIELDMEDIC_FORCE_APT=1 runs apt anyway). Never starts system services: the tests run
+# their own private dockerd and PostgreSQL (scripts/testenv.sh).
+set -euo pipefail
+
+packages=(
+  libcurl4-openssl-dev libsqlite3-dev pkg-config   # CCurl system library, GRDB over system SQLite
+  docker.io docker-compose busybox-static          # private docker engine, compose v1, test image
+  postgresql                                       # private cluster for the job-queue probe
+  nginx                                            # demo and benchmarks
+  iproute2 procps ca-certificates curl sqlite3     # ss/pgrep/TLS roots/curl/sqlite3 CLI
+  python3                                          # free-port picking in testenv.sh (docker-compose needs it anyway)
+)
+
+log() { printf 'install-deps: %s\n' "$*"; }
+
+# Swift is not a Debian package (it lives in /opt/swift here); without it nothing builds.
+if ! swift_version=$(swift --version 2>&1 | head -n 1); then
+  log "error: 'swift' is not on PATH. Install Swift 6.x (https://www.swift.org/install/linux/) and put its usr/bin on PATH, e.g. export PATH=/opt/swift/usr/bin:\$PATH" >&2
+  exit 1
+fi
+log "found $swift_version"
+
+missing=()
+for pkg in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+  [ "$status" = installed ] || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -eq 0 ] && [ "${FIELDMEDIC_FORCE_APT:-0}" != 1 ]; then
+  log "all ${#packages[@]} packages already installed (FIELDMEDIC_FORCE_APT=1 to run apt anyway)"
+  exit 0
+fi
+[ ${#missing[@]} -eq 0 ] || log "missing: ${missing[*]}"
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+  else
+    log "error: need root (or sudo) to install: ${missing[*]:-${packages[*]}}" >&2
+    exit 1
+  fi
+fi
+
+# policy-rc.d exit 101 tells invoke-rc.d / deb-systemd-invoke not to start the services
+# that docker.io, postgresql and nginx would otherwise start on install. Keep an existing
+# one (Debian container images ship one); otherwise put ours in place only for this run.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# Temporary, from FieldMedic scripts/install-deps.sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+  "${sudo[@]}" chmod 755 "$policy"
+  trap '"${sudo[@]}" rm -f "$policy"' EXIT
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update
+"${sudo[@]}" apt-get install -y --no-install-recommends "${packages[@]}"
+
+# The system services are not what the tests use; say so if one runs anyway, so that
+# nobody mistakes it for the private engine (which listens only under its run dir).
+if [ -S /var/run/docker.sock ]; then
+  log "note: a system docker engine answers on /var/run/docker.sock; the tests do not use it"
+fi
+if command -v pg_lsclusters >/dev/null 2>&1 && pg_lsclusters --no-header 2>/dev/null | grep -q online; then
+  log "note: a system PostgreSQL cluster is online; the tests do not use it"
+fi
+log "done"
