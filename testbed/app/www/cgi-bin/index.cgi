@@ -1,0 +1,22 @@
+#!/bin/sh
+# QFieldCloud's app behind the test double: Django answers 400 to a Host that is not in
+# ALLOWED_HOSTS (the port does not count), and /api/v1/status/ always answers 200 with a
+# JSON body; the harness rewrites /state/status.json to report errors.
+host=$(printf '%s' "${HTTP_HOST%:*}" | tr '[:upper:]' '[:lower:]')
+if [ "$host" != "${QFIELDCLOUD_HOST}" ]; then
+  printf 'Status: 400 Bad Request\r\nContent-Type: text/html\r\n\r\n<h1>Bad Request (400)</h1>\n'
+  exit 0
+fi
+case "$REQUEST_URI" in
+  /api/v1/status/|/api/v1/status/\?*)
+    printf 'Content-Type: application/json\r\n\r\n'
+    if [ -r /state/status.json ]; then
+      cat /state/status.json
+    else
+      printf '{"database":"ok","storage":"ok"}\n'
+    fi
+    ;;
+  *)
+    printf 'Status: 404 Not Found\r\nContent-Type: application/json\r\n\r\n{"detail":"Not found."}\n'
+    ;;
+esac
