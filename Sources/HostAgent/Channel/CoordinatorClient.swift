@@ -5,13 +5,31 @@ import Shared
 /// the coordinator owns one client (and so one kept-alive connection).
 final class CoordinatorClient {
     let baseURL: String
-    private let http: CurlHTTPClient
+    private let paths: AgentPaths
+    private var http: CurlHTTPClient
+    private var certificateVersion: FileVersion?
     private let abort: AbortFlag?
 
     init(baseURL: String, paths: AgentPaths, abort: AbortFlag? = nil) {
         self.baseURL = baseURL
-        self.http = CurlHTTPClient(tls: CurlTLSOptions(caFile: paths.ca, certificateFile: paths.certificate, keyFile: paths.key))
+        self.paths = paths
+        self.http = Self.makeHTTP(paths)
+        self.certificateVersion = FileVersion(paths.certificate)
         self.abort = abort
+    }
+
+    private static func makeHTTP(_ paths: AgentPaths) -> CurlHTTPClient {
+        CurlHTTPClient(tls: CurlTLSOptions(caFile: paths.ca, certificateFile: paths.certificate, keyFile: paths.key))
+    }
+
+    /// A kept-alive connection still presents the certificate it was opened with: after a
+    /// renewal (by this thread or another) start over with fresh connections.
+    private func reconnectIfCertificateChanged() {
+        let current = FileVersion(paths.certificate)
+        if current != certificateVersion {
+            http = Self.makeHTTP(paths)
+            certificateVersion = current
+        }
     }
 
     func sendHealth(_ reports: [HealthReport]) throws(ChannelError) -> HealthReceipt {
@@ -34,6 +52,7 @@ final class CoordinatorClient {
     private func call<B: Encodable, T: Decodable>(
         _ method: String, _ path: String, body: B?, timeout: TimeInterval, as type: T.Type
     ) throws(ChannelError) -> T? {
+        reconnectIfCertificateChanged()
         var request = HTTPRequest(method: method, url: baseURL + path, headers: [("Accept", "application/json")], timeout: timeout)
         if let body {
             request.body = try? WireCodec.encode(body)
@@ -67,3 +86,16 @@ final class CoordinatorClient {
 }
 
 struct IgnoredBody: Decodable {}
+
+/// Identity of a file's current content: replaced files (atomic rename) get a new inode.
+struct FileVersion: Equatable {
+    var inode: UInt64
+    var modified: Int
+
+    init?(_ path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        inode = UInt64(info.st_ino)
+        modified = Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec)
+    }
+}
