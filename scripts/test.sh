@@ -60,7 +60,9 @@ finish() {
   local status=$?
   trap - EXIT INT TERM
   set +e
-  if [ "$status" -ne 0 ] && [ "$env_started" = 1 ]; then
+  # The engine and database logs explain failures of the environment and of tests that
+  # use it; a compile error needs none of them.
+  if [ "$status" -ne 0 ] && [ "$env_started" = 1 ] && [ "$step" != "swift build" ]; then
     testenv_print_logs 40
   fi
   if [ "$env_started" = 1 ]; then

@@ -277,12 +277,18 @@ EOF
     { _testenv_log "loading testbed/core_job.sql failed"; return 1; }
 }
 
+# dockerd logs every containerd plugin it loads at info level: show only its warnings and
+# errors. The others are short enough to show as they are.
 testenv_print_logs() {
   local lines=${1:-40} dir=${FIELDMEDIC_TESTENV_DIR:-} f
   [ -n "$dir" ] || return 0
-  for f in "$dir/dockerd.log" "$dir/pg/postgres.log" "$dir"/testbed-*.log; do
+  if [ -s "$dir/dockerd.log" ]; then
+    printf -- '----- %s: last %s warnings and errors -----\n' "$dir/dockerd.log" "$lines" >&2
+    grep -vE 'level=(info|debug)' "$dir/dockerd.log" | tail -n "$lines" >&2 || true
+  fi
+  for f in "$dir/pg/postgres.log" "$dir"/testbed-*.log; do
     [ -s "$f" ] || continue
-    printf -- '----- last %s lines of %s -----\n' "$lines" "$f" >&2
+    printf -- '----- %s: last %s lines -----\n' "$f" "$lines" >&2
     tail -n "$lines" "$f" >&2
   done
 }
@@ -294,6 +300,7 @@ testenv_stop() {
   t0=$(_testenv_now)
   _testenv_docker_stop "$dir"
   _testenv_pg_stop "$dir"
+  _testenv_end_leftovers "$dir"
   if [ "$dir" = "${FIELDMEDIC_TESTENV_DIR:-}" ]; then
     unset DOCKER_HOST FIELDMEDIC_TEST_DOCKER_SOCKET FIELDMEDIC_TEST_PG_DSN FIELDMEDIC_TEST_PG_PORT \
       FIELDMEDIC_TEST_PG_SOCKET_DIR FIELDMEDIC_TEST_PG_USER FIELDMEDIC_TEST_PG_PASSWORD FIELDMEDIC_TEST_PG_DB \
@@ -325,21 +332,56 @@ _testenv_docker_stop() {
     fi
   fi
   rm -f "$dir/dockerd.pid"
-  # After a SIGKILL dockerd cannot stop its containerd and shims: find them by the exec
-  # root in their command line (unique to this run dir) and end them by pid.
-  for _ in 1 2 3; do
-    local leftovers=() p cmdline
-    for p in /proc/[0-9]*; do
-      p=${p#/proc/}
-      [ "$p" != $$ ] || continue
-      cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
-      [[ $cmdline == *"$dir/docker-exec"* ]] && leftovers+=("$p")
+}
+
+# Normally there is nothing to do here. After dockerd had to be SIGKILLed (or its pid file
+# was lost) its containers, containerd and shims, and its mounts stay behind: find them by
+# this run dir, which only they name, and end them by pid.
+_testenv_end_leftovers() {
+  local dir=$1 pids=() p cmdline id procs mnt
+  # Container processes do not name the run dir; their cgroup (named by container id) holds them.
+  for id in "$dir"/docker-data/containers/*; do
+    id=${id##*/}
+    for procs in "/sys/fs/cgroup/pids/docker/$id/cgroup.procs" "/sys/fs/cgroup/docker/$id/cgroup.procs" \
+      "/sys/fs/cgroup/system.slice/docker-$id.scope/cgroup.procs"; do
+      if [ -r "$procs" ]; then mapfile -t -O "${#pids[@]}" pids <"$procs"; fi
     done
-    [ ${#leftovers[@]} -gt 0 ] || break
-    _testenv_log "ending leftover engine processes: ${leftovers[*]}"
-    kill -KILL "${leftovers[@]}" 2>/dev/null || true
-    sleep 0.2
   done
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    [ "$p" != $$ ] || continue
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
+    case "$cmdline" in
+      *"$dir/docker-exec"* | *"-D $dir/pg/data"*) pids+=("$p") ;;
+    esac
+  done
+  if [ ${#pids[@]} -gt 0 ]; then
+    _testenv_log "ending leftover processes of $dir: ${pids[*]}"
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+    _testenv_wait_until 10 "leftover processes to exit" _testenv_all_dead "${pids[@]}" || true
+  fi
+  # Bridges of this engine's networks, which a clean stop prunes: their names are the
+  # first 12 hex digits of network ids, and the ids are in the engine's network store.
+  local netdb="$dir/docker-data/network/files/local-kv.db" netid
+  if [ -r "$netdb" ]; then
+    while read -r netid; do
+      if ip link show "br-${netid:0:12}" >/dev/null 2>&1; then
+        _testenv_log "deleting leftover bridge br-${netid:0:12}"
+        ip link delete "br-${netid:0:12}" 2>/dev/null || true
+      fi
+    done < <(grep -aoE '[0-9a-f]{64}' "$netdb" | sort -u)
+  fi
+  # dockerd bind-mounts its data root onto itself (and network namespaces under the exec
+  # root); only a clean shutdown undoes that. Deepest first.
+  while read -r mnt; do
+    umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || _testenv_log "could not unmount $mnt"
+  done < <(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r)
+}
+
+_testenv_all_dead() {
+  local p
+  for p in "$@"; do _testenv_alive "$p" && return 1; done
+  return 0
 }
 
 _testenv_pg_stop() {
