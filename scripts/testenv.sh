@@ -12,6 +12,11 @@
 #   testenv_print_logs [LINES]   tail of the engine and database logs
 #   testenv_stop [DIR]     stop everything; safe to call twice
 #
+# Exported by testenv_start: DOCKER_HOST, FIELDMEDIC_TEST_DOCKER_SOCKET, FIELDMEDIC_TEST_IMAGE,
+# FIELDMEDIC_TEST_PG_{DSN,PORT,SOCKET_DIR,USER,PASSWORD,DB}, FIELDMEDIC_TESTENV_DIR,
+# FIELDMEDIC_REPO_ROOT. By testbed_up (the last one brought up):
+# FIELDMEDIC_TESTBED_{DIR,PROJECT,APP_PORT,HTTP_PORT,HOST}.
+#
 # Callers: trap 'testenv_stop' EXIT (and turn INT/TERM into an exit). The functions do not
 # rely on the caller's `set -e`: each returns non-zero with a message when a step fails.
 # Never uses the system docker engine or the system PostgreSQL.
@@ -434,7 +439,7 @@ testbed_up() {
   # (the agent recreating a service) publishes the same ports.
   sed -i \
     -e "s/^COMPOSE_PROJECT_NAME=.*/COMPOSE_PROJECT_NAME=$project/" \
-    -e "s/^FIELDMEDIC_TESTBED_APP_PORT=.*/FIELDMEDIC_TESTBED_APP_PORT=$app_port/" \
+    -e "s/^TESTBED_APP_PORT=.*/TESTBED_APP_PORT=$app_port/" \
     -e "s/^WEB_HTTP_PORT=.*/WEB_HTTP_PORT=$http_port/" \
     "$dir/.env" || return 1
   export FIELDMEDIC_TESTBED_DIR=$dir
