@@ -49,8 +49,10 @@ run_child() {
 on_signal() {
   interrupted=$1
   if [ -n "$child" ]; then
-    kill -TERM -- "-$child" 2>/dev/null
-    wait "$child" 2>/dev/null
+    # `|| true`: the script runs under set -e, and a non-zero status here would end the
+    # trap early, with the child's status instead of ours.
+    kill -TERM -- "-$child" 2>/dev/null || true
+    wait "$child" 2>/dev/null || true
   fi
   exit "$2"
 }
