@@ -58,6 +58,10 @@ import Testing
         #expect(DurationText.format(90) == "90s")
         #expect(DurationText.format(604_800) == "7d")
         #expect(DurationText.format(0.25) == "250ms")
+        #expect(DurationText.human(1960) == "32m")
+        #expect(DurationText.human(5 * 3600 + 180) == "5h 3m")
+        #expect(DurationText.human(12 * 86_400 + 4 * 3600 + 59) == "12d 4h")
+        #expect(DurationText.human(42) == "42s")
     }
 }
 

@@ -24,8 +24,16 @@ struct OperatorClient {
         try send("POST", path, body: try WireCodec.encode(body), as: type, timeout: 30)
     }
 
+    /// Who is running the CLI, for the audit log: the sudo caller, else the login name.
+    static var operatorName: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let name = environment["SUDO_USER"] ?? environment["USER"], !name.isEmpty { return name }
+        if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name { return String(cString: name) }
+        return "uid-\(getuid())"
+    }
+
     private func send<T: Decodable>(_ method: String, _ path: String, body: Data?, as type: T.Type, timeout: TimeInterval) throws -> T {
-        let user = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+        let user = Self.operatorName
         let request = HTTPRequest(
             method: method, url: baseURL + path,
             headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json"), ("X-FieldMedic-Operator", user)],

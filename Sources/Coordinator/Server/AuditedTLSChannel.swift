@@ -4,6 +4,7 @@ import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOSSL
+import NIOTLS
 
 /// HummingbirdTLS's `TLSChannel` plus one handler right behind the TLS handler that reports
 /// failed handshakes (no trusted certificate, expired, another CA) to the audit log.
@@ -26,14 +27,23 @@ struct AuditedTLSChannel<Base: ServerChildChannel>: ServerChildChannel {
     }
 }
 
-final class HandshakeFailureRecorder: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+/// Only errors before the handshake completes are rejections; a client that hangs up
+/// without close_notify later is not.
+final class HandshakeFailureRecorder: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
     let rejections: RejectionLog
+    private var handshakeDone = false
 
     init(rejections: RejectionLog) { self.rejections = rejections }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent { handshakeDone = true }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is NIOSSLError || error is BoringSSLError {
+        let unclean = (error as? NIOSSLError) == .uncleanShutdown
+        if !handshakeDone, !unclean, error is NIOSSLError || error is BoringSSLError {
             let peer = context.remoteAddress?.ipAddress ?? "unknown"
             let reason = Self.describe(error)
             let rejections = self.rejections

@@ -27,4 +27,14 @@ public enum DurationText {
         }
         return "\(whole)s"
     }
+
+    /// Two units at most, for people: "32m", "5h 3m", "12d 4h".
+    public static func human(_ seconds: TimeInterval) -> String {
+        let whole = max(0, Int(seconds))
+        let days = whole / 86_400, hours = whole % 86_400 / 3600, minutes = whole % 3600 / 60
+        if days > 0 { return hours > 0 ? "\(days)d \(hours)h" : "\(days)d" }
+        if hours > 0 { return minutes > 0 ? "\(hours)h \(minutes)m" : "\(hours)h" }
+        if minutes > 0 { return "\(minutes)m" }
+        return "\(whole)s"
+    }
 }

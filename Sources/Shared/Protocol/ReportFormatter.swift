@@ -4,12 +4,14 @@ import Foundation
 public enum ReportFormatter {
     public static func render(_ report: HealthReport, now: Date = Date()) -> String {
         var sections: [String] = []
-        sections.append("Agent \(report.agent) (v\(report.agentVersion)), report #\(report.sequence) at \(WireDate.format(report.createdAt)) (\(RelativeTime.describe(report.createdAt, now: now)))")
+        // Sequence 0: a diagnosis made on request, not a spooled minute report.
+        let what = report.sequence == 0 ? "diagnosis" : "report #\(report.sequence)"
+        sections.append("Agent \(report.agent) (v\(report.agentVersion)), \(what) at \(WireDate.format(report.createdAt)) (\(RelativeTime.describe(report.createdAt, now: now)))")
         if let host = report.host {
             let memory = host.memory
             sections.append(TextTable.render(
                 ["HOST", "UPTIME", "LOAD 1/5/15", "MEMORY USED", "AVAILABLE"],
-                [[host.hostname, DurationText.format(host.uptimeSeconds.rounded()),
+                [[host.hostname, DurationText.human(host.uptimeSeconds),
                   String(format: "%.2f %.2f %.2f", host.load1, host.load5, host.load15),
                   String(format: "%.0f%%", memory.usedPercent), RelativeTime.bytes(memory.availableBytes)]]))
         }

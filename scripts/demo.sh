@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The demo: installs what is missing, builds, then runs a coordinator and an agent on
+# loopback with a throwaway data directory (embedded defaults: SQLite, local files, no
+# GitHub token). It shows the agent enrolling, its reports arriving, a `diagnose` of this
+# machine and the audit log, then stops everything cleanly.
+#
+#   scripts/demo.sh              KEEP=1 scripts/demo.sh keeps the data directory
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+show() { printf '$ %s\n' "$*"; "$@"; }
+
+scripts/install-deps.sh
+
+say "Building fieldmedic-coordinator and fieldmedic-agent (the first build takes several minutes)"
+swift build --product fieldmedic-coordinator
+swift build --product fieldmedic-agent
+bin=$(swift build --show-bin-path)
+coordinator=$bin/fieldmedic-coordinator
+agent=$bin/fieldmedic-agent
+
+demo=$(mktemp -d /tmp/fieldmedic-demo.XXXXXX)
+coordinator_pid=""
+agent_pid=""
+stop_process() { # pid label
+  [ -n "$1" ] || return 0
+  kill -TERM "$1" 2>/dev/null || return 0
+  local deadline=$((SECONDS + 20))
+  while kill -0 "$1" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then kill -KILL "$1" 2>/dev/null; break; fi
+    sleep 0.1
+  done
+  wait "$1" 2>/dev/null || true
+}
+cleanup() {
+  stop_process "$agent_pid"
+  stop_process "$coordinator_pid"
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $demo"; else rm -rf "$demo"; fi
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_until() { # seconds description command...
+  local deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then echo "demo: timed out waiting until $what" >&2; exit 1; fi
+    sleep 0.2
+  done
+}
+reports_at_least() { # n
+  local count
+  count=$("$coordinator" agents list --json --config "$config" | python3 -c 'import json,sys; a=json.load(sys.stdin); print(a[0]["reportCount"] if a else 0)')
+  [ "$count" -ge "$1" ]
+}
+
+agents_port=$(free_port)
+operator_port=$(free_port)
+config=$demo/coordinator/coordinator.toml
+
+say "1. The ops server: create the coordinator's CA, server certificate and config"
+show "$coordinator" init --data-dir "$demo/coordinator" --agents-listen "127.0.0.1:$agents_port" \
+  --operator-listen "127.0.0.1:$operator_port" --server-name 127.0.0.1 --server-name localhost
+
+say "2. Start the coordinator (agents over mutual TLS on :$agents_port, operator API on loopback :$operator_port)"
+"$coordinator" serve --config "$config" >"$demo/coordinator.log" 2>&1 &
+coordinator_pid=$!
+wait_until 30 "the coordinator answers" "$coordinator" agents list --config "$config"
+echo "coordinator running (pid $coordinator_pid, log $demo/coordinator.log)"
+
+say "3. Make a one-time join token for this host"
+token=$("$coordinator" agents add demo-host --config "$config" | tee /dev/stderr | tail -n 1)
+
+say "4. On the VPS: enroll the agent (its key is made here and never leaves the host)"
+show "$agent" enroll --config "$demo/agent/agent.toml" --state-dir "$demo/agent/state" \
+  --coordinator "https://127.0.0.1:$agents_port" --name demo-host --token "$token"
+# Report every 2 s instead of every minute, so the demo does not wait.
+sed -i 's/^interval = "60s"/interval = "2s"/' "$demo/agent/agent.toml"
+
+say "5. Start the agent; it dials out, the host opens no port"
+"$agent" run --config "$demo/agent/agent.toml" >"$demo/agent.log" 2>&1 &
+agent_pid=$!
+wait_until 30 "three reports arrive" reports_at_least 3
+show "$coordinator" agents list --config "$config"
+
+say "6. The latest report, as the coordinator stored it"
+show "$coordinator" hosts show demo-host --config "$config"
+
+say "7. Ask the agent to diagnose this machine now (a command through the channel)"
+show "$coordinator" diagnose demo-host --config "$config"
+
+say "8. Stop the agent and the coordinator cleanly (SIGTERM)"
+stop_process "$agent_pid"
+agent_pid=""
+stop_process "$coordinator_pid"
+coordinator_pid=""
+tail -n 3 "$demo/agent.log"
+
+say "9. The tamper-evident audit log"
+show "$coordinator" audit verify --config "$config"
+"$coordinator" audit export --config "$config" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    row = json.loads(line)
+    print("  %3d  %s  %-24s %-24s %s" % (row["id"], row["at"], row["actor"], row["action"], row["subject"]))
+'
+say "Demo finished."
