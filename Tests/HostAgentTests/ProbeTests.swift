@@ -97,10 +97,11 @@ import Testing
     }
 
     @Test func theShippedTemplateParses() throws {
-        let path = try write(AgentConfigTemplate.render(name: "vps-1", url: "https://ops.example.org:8443", stateDir: "/var/lib/fieldmedic"))
+        let path = try write(AgentConfigTemplate.render(stateDir: "/nonexistent/state"))
         defer { unlink(path) }
         let config = try AgentConfig.load(path: path)
-        #expect(config.name == "vps-1")
+        #expect(config.identity == nil)
+        #expect(throws: OperationalError.self) { try config.requireIdentity() }
         #expect(config.reportInterval == 60)
         #expect(config.spoolMaxAge == 7 * 86_400)
         #expect(config.diskMounts == ["/"])
@@ -117,13 +118,26 @@ import Testing
         }
     }
 
-    @Test func unknownKeysAndMissingNamesAreErrors() throws {
+    @Test func unknownKeysAreErrors() throws {
         let typo = try write("name = \"vps-1\"\n[coordinator]\nurl = \"https://ops:8443\"\n[report]\nintervall = \"5s\"\n")
         defer { unlink(typo) }
         #expect(throws: ConfigError.self) { try AgentConfig.load(path: typo) }
-        let nameless = try write("[coordinator]\nurl = \"https://ops:8443\"\n")
-        defer { unlink(nameless) }
-        #expect(throws: ConfigError.self) { try AgentConfig.load(path: nameless) }
+        let badName = try write("name = \"Not Valid\"\n")
+        defer { unlink(badName) }
+        #expect(throws: ConfigError.self) { try AgentConfig.load(path: badName) }
+    }
+
+    @Test func identityComesFromEnrollmentUnlessTheFileSetsIt() throws {
+        let state = NSTemporaryDirectory() + "fm-state-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try AgentIdentity(name: "vps-1", coordinatorURL: "https://ops:8443").write(stateDir: state)
+        let plain = try write("[state]\ndir = \"\(state)\"\n")
+        defer { unlink(plain) }
+        #expect(try AgentConfig.load(path: plain).identity == AgentIdentity(name: "vps-1", coordinatorURL: "https://ops:8443"))
+        let overriding = try write("name = \"vps-1\"\n[coordinator]\nurl = \"https://other:9443/\"\n[state]\ndir = \"\(state)\"\n")
+        defer { unlink(overriding) }
+        #expect(try AgentConfig.load(path: overriding).identity == AgentIdentity(name: "vps-1", coordinatorURL: "https://other:9443"))
     }
 }
 

@@ -74,8 +74,8 @@ struct EnrollCommand: AsyncParsableCommand {
         var paths = AgentPaths(stateDir: stateDir)
         if configExists {
             let config = try options.load()
-            guard config.name == name else {
-                throw UsageError("\(options.config) says name = \"\(config.name)\" but --name is \"\(name)\"; use the same name or edit the file")
+            if let existing = config.identity?.name, existing != name {
+                throw UsageError("this agent is \"\(existing)\" (\(options.config) or its enrollment) but --name is \"\(name)\"; use the same name, or --force with a token for \(name)")
             }
             paths = config.paths
         }
@@ -83,10 +83,11 @@ struct EnrollCommand: AsyncParsableCommand {
             throw OperationalError("this host is already enrolled (\(paths.certificate) exists); pass --force to enroll again with a new token")
         }
         let grant = try Enrollment(coordinatorURL: url, name: name, token: joinToken, paths: paths).run()
+        try AgentIdentity(name: name, coordinatorURL: url).write(stateDir: paths.stateDir)
         if !configExists {
             let directory = (options.config as NSString).deletingLastPathComponent
             if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-            try AtomicFile.write(Data(AgentConfigTemplate.render(name: name, url: url, stateDir: stateDir).utf8), to: options.config, mode: 0o640)
+            try AtomicFile.write(Data(AgentConfigTemplate.render(stateDir: stateDir).utf8), to: options.config, mode: 0o640)
             print("Wrote \(options.config).")
         }
         print("Enrolled as \(grant.agent): certificate \(grant.serial), valid until \(WireDate.format(grant.notAfter)).")
@@ -123,8 +124,9 @@ struct CheckConfigCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
+        let who = config.identity.map { "agent \($0.name) → \($0.coordinatorURL)" } ?? "no identity yet"
         let enrolled = config.paths.isEnrolled ? "enrolled" : "not enrolled yet"
-        print("\(options.config): ok (agent \(config.name) → \(config.coordinatorURL), reports every \(DurationText.format(config.reportInterval)), \(enrolled))")
+        print("\(options.config): ok (\(who), reports every \(DurationText.format(config.reportInterval)), \(enrolled))")
     }
 }
 
@@ -139,7 +141,7 @@ struct DiagnoseCommand: AsyncParsableCommand {
     func run() async throws {
         guard local else { throw UsageError("pass --local: the agent diagnoses its own host; use `fieldmedic-coordinator diagnose NAME` from the ops server") }
         let config = try options.load()
-        let report = await ProbeSet.standard(config).collect(agent: config.name)
+        let report = await ProbeSet.standard(config).collect(agent: config.identity?.name ?? ProcessInfo.processInfo.hostName)
         if json {
             print(String(decoding: try WireCodec.encoder().encode(report), as: UTF8.self))
         } else {

@@ -1,11 +1,11 @@
 import Foundation
 import Shared
 
-/// `agent.toml`: who this agent is, where its coordinator is, how often it reports.
+/// `agent.toml`: how this agent works. Who it is and where its coordinator is comes from
+/// enrollment (`state.dir/enrollment.json`), unless the file sets `name` and `coordinator.url`.
 struct AgentConfig: Sendable {
     var path: String
-    var name: String
-    var coordinatorURL: String
+    var identity: AgentIdentity?
     var reportInterval: TimeInterval
     var stateDir: String
     var spoolMaxAge: TimeInterval
@@ -23,14 +23,12 @@ struct AgentConfig: Sendable {
 
     static func load(path: String) throws(ConfigError) -> AgentConfig {
         let reader = try ConfigReader(path: path)
-        guard let name = try reader.string("name") else {
-            throw ConfigError(file: path, line: nil, message: "name is missing; add a line such as name = \"vps-1\" (the name given to `agents add`)")
+        let name = try reader.string("name")
+        if let name {
+            do { try AgentName.validate(name) } catch { throw reader.fail("name", error.description) }
         }
-        do { try AgentName.validate(name) } catch { throw reader.fail("name", error.description) }
-        guard let url = try reader.string("coordinator.url") else {
-            throw ConfigError(file: path, line: nil, message: "coordinator.url is missing; add [coordinator] url = \"https://ops.example.org:8443\"")
-        }
-        guard url.hasPrefix("https://"), URL(string: url)?.host != nil else {
+        let url = try reader.string("coordinator.url")
+        if let url, !(url.hasPrefix("https://") && URL(string: url)?.host != nil) {
             throw reader.fail("coordinator.url", "coordinator.url must start with https:// and name a host, e.g. url = \"https://ops.example.org:8443\"")
         }
         let stateDir = try reader.string("state.dir", default: defaultStateDir)
@@ -43,10 +41,14 @@ struct AgentConfig: Sendable {
         thresholds.diskPercent = try reader.double("thresholds.disk_percent", default: thresholds.diskPercent, range: 1...100)
         thresholds.inodesPercent = try reader.double("thresholds.inodes_percent", default: thresholds.inodesPercent, range: 1...100)
         thresholds.memoryPercent = try reader.double("thresholds.memory_percent", default: thresholds.memoryPercent, range: 1...100)
+        let enrolled = AgentIdentity.read(stateDir: stateDir)
+        var identity: AgentIdentity?
+        if let name = name ?? enrolled?.name, let url = url ?? enrolled?.coordinatorURL {
+            identity = AgentIdentity(name: name, coordinatorURL: url.hasSuffix("/") ? String(url.dropLast()) : url)
+        }
         let config = AgentConfig(
             path: path,
-            name: name,
-            coordinatorURL: url.hasSuffix("/") ? String(url.dropLast()) : url,
+            identity: identity,
             reportInterval: try reader.duration("report.interval", default: 60, minimum: 0.2),
             stateDir: stateDir,
             spoolMaxAge: try reader.duration("spool.max_age", default: 7 * 86_400, minimum: 60),
@@ -57,6 +59,33 @@ struct AgentConfig: Sendable {
     }
 
     var paths: AgentPaths { AgentPaths(stateDir: stateDir) }
+
+    /// Who this agent is, or the error that says how to enroll.
+    func requireIdentity() throws -> AgentIdentity {
+        guard let identity else {
+            throw OperationalError("this agent is not enrolled yet: run `fieldmedic-agent enroll --coordinator URL --name NAME --token TOKEN --config \(path)`")
+        }
+        return identity
+    }
+}
+
+/// What enrollment established: this agent's name and its coordinator.
+struct AgentIdentity: Codable, Sendable, Equatable {
+    var name: String
+    var coordinatorURL: String
+
+    static func path(stateDir: String) -> String { stateDir + "/enrollment.json" }
+
+    static func read(stateDir: String) -> AgentIdentity? {
+        guard let data = FileManager.default.contents(atPath: path(stateDir: stateDir)) else { return nil }
+        return try? JSONDecoder().decode(AgentIdentity.self, from: data)
+    }
+
+    func write(stateDir: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try AtomicFile.write(try encoder.encode(self), to: Self.path(stateDir: stateDir))
+    }
 }
 
 /// Files under `state.dir`.
@@ -71,17 +100,16 @@ struct AgentPaths: Sendable {
 }
 
 enum AgentConfigTemplate {
-    static func render(name: String, url: String, stateDir: String) -> String {
+    static func render(stateDir: String) -> String {
         """
         # FieldMedic agent configuration. Durations are strings: "90s", "5m", "1h", "7d".
         # Unknown keys are errors: run `fieldmedic-agent check-config` after editing.
 
-        # This host's name at the coordinator (as given to `agents add NAME`).
-        name = "\(name)"
-
-        [coordinator]
-        # The coordinator's agent listener. The agent dials out; this host opens no port.
-        url = "\(url)"
+        # This host's name and its coordinator come from `fieldmedic-agent enroll`, which
+        # records them in the state directory. Set them here only to override that.
+        # name = "vps-1"
+        # [coordinator]
+        # url = "https://ops.example.org:8443"
 
         [report]
         # How often a health report is sent.

@@ -9,6 +9,7 @@ import X509
 /// command runner long-polls for commands and runs them at most once.
 final class AgentRuntime: Sendable {
     let config: AgentConfig
+    let identity: AgentIdentity
     let logger: Logger
     let spool: ReportSpool
     let journal: CommandJournal
@@ -21,14 +22,15 @@ final class AgentRuntime: Sendable {
         self.config = config
         self.logger = logger
         let paths = config.paths
+        identity = try config.requireIdentity()
         guard paths.isEnrolled else {
-            throw OperationalError("this agent is not enrolled yet (no \(paths.certificate)): run `fieldmedic-agent enroll --coordinator URL --name \(config.name) --token TOKEN --config \(config.path)`")
+            throw OperationalError("this agent is not enrolled yet (no \(paths.certificate)): run `fieldmedic-agent enroll --coordinator URL --name \(identity.name) --token TOKEN --config \(config.path)`")
         }
         let pool = try AgentDatabase.open(path: paths.database)
         spool = ReportSpool(pool: pool, maxAge: config.spoolMaxAge, logger: logger)
         let journal = CommandJournal(pool: pool)
         self.journal = journal
-        var executor = CommandExecutor(agent: config.name, probes: ProbeSet.standard(config), journalHead: { try? journal.head() })
+        var executor = CommandExecutor(agent: identity.name, probes: ProbeSet.standard(config), journalHead: { try? journal.head() })
         if let hold = ProcessInfo.processInfo.environment["FIELDMEDIC_AGENT_TEST_HOLD_COMMAND"].flatMap(DurationText.parse) {
             executor.holdForTests = hold
         }
@@ -38,7 +40,7 @@ final class AgentRuntime: Sendable {
     /// Runs until SIGTERM or SIGINT.
     func run() {
         logger.info("agent starting", metadata: [
-            "name": "\(config.name)", "coordinator": "\(config.coordinatorURL)", "interval": "\(DurationText.format(config.reportInterval))",
+            "name": "\(identity.name)", "coordinator": "\(identity.coordinatorURL)", "interval": "\(DurationText.format(config.reportInterval))",
             "spooled": "\(spool.count)",
         ])
         let done = DispatchGroup()
@@ -82,7 +84,7 @@ final class AgentRuntime: Sendable {
     // MARK: Reporter
 
     private func reporterLoop() {
-        let client = CoordinatorClient(baseURL: config.coordinatorURL, paths: config.paths, abort: stop)
+        let client = CoordinatorClient(baseURL: identity.coordinatorURL, paths: config.paths, abort: stop)
         var nextCollect = Date()
         var nextSend = Date()
         var backoff = Backoff(initial: 1, maximum: max(60, config.reportInterval))
@@ -161,9 +163,9 @@ final class AgentRuntime: Sendable {
         guard Date() >= certificate.notValidBefore.addingTimeInterval(life * 2 / 3) else { return }
         do {
             let key = AgentKey(key: try PEMFile.readPrivateKey(paths.key, what: "agent private key"))
-            let grant = try client.renew(csrPEM: try key.certificateSigningRequest(name: config.name))
+            let grant = try client.renew(csrPEM: try key.certificateSigningRequest(name: identity.name))
             let renewed = try PEMFile.certificate(fromPEM: grant.certificatePEM, what: "renewed certificate")
-            guard renewed.agentName == config.name, renewed.publicKey == certificate.publicKey else {
+            guard renewed.agentName == identity.name, renewed.publicKey == certificate.publicKey else {
                 logger.error("coordinator returned a renewed certificate for another identity; keeping the current one")
                 return
             }
@@ -179,7 +181,7 @@ final class AgentRuntime: Sendable {
     // MARK: Commands
 
     private func commandLoop() {
-        let client = CoordinatorClient(baseURL: config.coordinatorURL, paths: config.paths, abort: stop)
+        let client = CoordinatorClient(baseURL: identity.coordinatorURL, paths: config.paths, abort: stop)
         markInterrupted()
         var backoff = Backoff(initial: 1, maximum: 60)
         while !stop.isSet {

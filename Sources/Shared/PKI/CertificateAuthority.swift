@@ -112,7 +112,8 @@ public struct CertificateAuthority: Sendable {
             version: .v3,
             serialNumber: Certificate.SerialNumber(),
             publicKey: csr.publicKey,
-            notValidBefore: now,
+            // Back-dated a little: X.509 times have whole seconds, and peers' clocks drift.
+            notValidBefore: now.addingTimeInterval(-min(300, validity / 10)),
             notValidAfter: now.addingTimeInterval(validity),
             issuer: certificate.subject,
             subject: try DistinguishedName {
