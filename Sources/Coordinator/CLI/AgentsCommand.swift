@@ -111,14 +111,8 @@ struct DiagnoseCommand: AsyncParsableCommand {
     func run() async throws {
         guard let seconds = DurationText.parse(timeout) else { throw UsageError("--timeout must be a duration such as 60s") }
         let client = try OperatorClient(config: try options.load())
-        var record = try client.post(
-            "/operator/agents/\(name)/commands", QueueCommandRequest(kind: "diagnose", params: [:], dryRun: false), as: CommandRecord.self)
-        let deadline = Date().addingTimeInterval(seconds)
-        while !record.state.isFinished {
-            let remaining = deadline.timeIntervalSinceNow
-            if remaining <= 0 { break }
-            record = try client.get("/operator/commands/\(record.id)?wait=\(Int(min(remaining, 30).rounded(.up)))", as: CommandRecord.self, timeout: 45)
-        }
+        let record = try client.awaitCommand(
+            agent: name, request: QueueCommandRequest(kind: "diagnose", params: [:], dryRun: false), timeout: seconds)
         if json {
             print(String(decoding: try WireCodec.encoder().encode(record), as: UTF8.self))
         }

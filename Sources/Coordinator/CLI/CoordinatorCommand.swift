@@ -9,14 +9,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
         commandName: "fieldmedic-coordinator",
         abstract: "Keeps a fleet of QFieldCloud servers healthy through their FieldMedic agents.",
         discussion: """
-            Start with `init`, then `serve`. Enroll a host with `agents add NAME` and run the
-            printed `fieldmedic-agent enroll …` command on it. Exit codes: 0 success,
+            Start with `init`, then `serve`. Enroll a host with `agents add NAME` and run the \
+            printed `fieldmedic-agent enroll …` command on it. Exit codes: 0 success, \
             1 operational failure, 2 usage or configuration error.
             """,
         version: FieldMedicVersion.current,
         subcommands: [
             InitCommand.self, ServeCommand.self, CheckConfigCommand.self, AgentsCommand.self, HostsCommand.self,
-            DiagnoseCommand.self, AuditCommand.self,
+            DiagnoseCommand.self, RunActionCommand.self, AuditCommand.self,
         ])
 
     static func main() async {

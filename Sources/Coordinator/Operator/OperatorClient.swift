@@ -24,6 +24,18 @@ struct OperatorClient {
         try send("POST", path, body: try WireCodec.encode(body), as: type, timeout: 30)
     }
 
+    /// Queues a command and waits until the agent answered or `timeout` passed.
+    func awaitCommand(agent: String, request: QueueCommandRequest, timeout: TimeInterval) throws -> CommandRecord {
+        var record = try post("/operator/agents/\(agent)/commands", request, as: CommandRecord.self)
+        let deadline = Date().addingTimeInterval(timeout)
+        while !record.state.isFinished {
+            let remaining = deadline.timeIntervalSinceNow
+            if remaining <= 0 { break }
+            record = try get("/operator/commands/\(record.id)?wait=\(Int(min(remaining, 30).rounded(.up)))", as: CommandRecord.self, timeout: 45)
+        }
+        return record
+    }
+
     /// Who is running the CLI, for the audit log: the sudo caller, else the login name.
     static var operatorName: String {
         let environment = ProcessInfo.processInfo.environment

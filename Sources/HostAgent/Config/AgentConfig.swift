@@ -11,6 +11,31 @@ struct AgentConfig: Sendable {
     var spoolMaxAge: TimeInterval
     var diskMounts: [String]
     var thresholds: Thresholds
+    var dockerSocket: String
+    var compose: Compose
+    var queue: Queue
+    var status: Status?
+    var tlsURL: String?
+    var actions: ActionPolicy
+
+    struct Compose: Sendable {
+        var project: String = "qfieldcloud"
+        /// The install directory holding docker-compose.yml and `.env`; nil when unknown.
+        var directory: String?
+        /// Services that must have a running container; others are judged when present.
+        var requiredServices: [String] = ["app", "nginx", "worker_wrapper"]
+    }
+
+    struct Queue: Sendable {
+        enum Mode: String, Sendable { case dockerExec = "docker-exec", dsn, off }
+        var mode: Mode
+        var dsn: String?
+    }
+
+    struct Status: Sendable {
+        var url: String
+        var host: String?
+    }
 
     static let defaultPath = "/etc/fieldmedic/agent.toml"
     static let defaultStateDir = "/var/lib/fieldmedic"
@@ -19,6 +44,10 @@ struct AgentConfig: Sendable {
         var diskPercent: Double = 90
         var inodesPercent: Double = 90
         var memoryPercent: Double = 95
+        var stuckJobAfter: TimeInterval = 20 * 60
+        var queueBacklog: Int = 50
+        var oldestPending: TimeInterval = 30 * 60
+        var tlsDays: Double = 14
     }
 
     static func load(path: String) throws(ConfigError) -> AgentConfig {
@@ -41,6 +70,41 @@ struct AgentConfig: Sendable {
         thresholds.diskPercent = try reader.double("thresholds.disk_percent", default: thresholds.diskPercent, range: 1...100)
         thresholds.inodesPercent = try reader.double("thresholds.inodes_percent", default: thresholds.inodesPercent, range: 1...100)
         thresholds.memoryPercent = try reader.double("thresholds.memory_percent", default: thresholds.memoryPercent, range: 1...100)
+        thresholds.stuckJobAfter = try reader.duration("thresholds.stuck_job_after", default: thresholds.stuckJobAfter, minimum: 60)
+        thresholds.queueBacklog = try reader.int("thresholds.queue_backlog", default: thresholds.queueBacklog, range: 1...1_000_000)
+        thresholds.oldestPending = try reader.duration("thresholds.oldest_pending", default: thresholds.oldestPending, minimum: 60)
+        thresholds.tlsDays = try reader.double("thresholds.tls_days", default: thresholds.tlsDays, range: 0...365)
+
+        var compose = Compose()
+        compose.project = try reader.string("compose.project", default: compose.project)
+        compose.directory = try reader.string("compose.directory")
+        if let directory = compose.directory, !directory.hasPrefix("/") {
+            throw reader.fail("compose.directory", "compose.directory must be the absolute path of the QFieldCloud install (the folder with .env)")
+        }
+        compose.requiredServices = try reader.stringArray("compose.required_services", default: compose.requiredServices)
+
+        let modeText = try reader.string("queue.mode", default: compose.directory == nil ? "off" : "docker-exec")
+        guard let mode = Queue.Mode(rawValue: modeText) else {
+            throw reader.fail("queue.mode", "queue.mode must be \"docker-exec\", \"dsn\" or \"off\", not \"\(modeText)\"")
+        }
+        let queue = Queue(mode: mode, dsn: try reader.string("queue.dsn"))
+        if mode == .dsn, queue.dsn == nil { throw reader.fail("queue.mode", "queue.mode = \"dsn\" needs queue.dsn = \"postgresql://user@host:5432/db\"") }
+        if mode == .dockerExec, compose.directory == nil {
+            throw reader.fail("queue.mode", "queue.mode = \"docker-exec\" needs compose.directory (where .env names POSTGRES_USER and POSTGRES_DB)")
+        }
+
+        var status: Status?
+        if let url = try reader.string("status.url") {
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw reader.fail("status.url", "status.url must be an http(s) URL, e.g. url = \"https://localhost/api/v1/status/\"")
+            }
+            status = Status(url: url, host: try reader.string("status.host"))
+        }
+        let tlsURL = try reader.string("tls.url")
+        if let tlsURL, !tlsURL.hasPrefix("https://") {
+            throw reader.fail("tls.url", "tls.url must start with https://, e.g. url = \"https://qfield.example.org\"")
+        }
+        let actions = try ActionPolicy.load(reader)
         let enrolled = AgentIdentity.read(stateDir: stateDir)
         var identity: AgentIdentity?
         if let name = name ?? enrolled?.name, let url = url ?? enrolled?.coordinatorURL {
@@ -53,12 +117,38 @@ struct AgentConfig: Sendable {
             stateDir: stateDir,
             spoolMaxAge: try reader.duration("spool.max_age", default: 7 * 86_400, minimum: 60),
             diskMounts: mounts,
-            thresholds: thresholds)
+            thresholds: thresholds,
+            dockerSocket: try reader.string("docker.socket", default: "/var/run/docker.sock"),
+            compose: compose,
+            queue: queue,
+            status: status,
+            tlsURL: tlsURL,
+            actions: actions)
         try reader.finish()
         return config
     }
 
     var paths: AgentPaths { AgentPaths(stateDir: stateDir) }
+
+    var dockerEngine: any DockerEngine { DockerEngineClient(socketPath: dockerSocket) }
+
+    func composeProject(runner: any CommandRunner) -> ComposeProject {
+        ComposeProject(project: compose.project, directory: compose.directory, dockerSocket: dockerSocket, runner: runner)
+    }
+
+    func queueDatabase(runner: any CommandRunner) -> QueueDatabase? {
+        switch queue.mode {
+        case .off: return nil
+        case .dsn: return queue.dsn.map { QueueDatabase(target: .dsn($0), runner: runner) }
+        case .dockerExec: return QueueDatabase(target: .dockerExec(composeProject(runner: runner)), runner: runner)
+        }
+    }
+
+    func actionContext(agent: String, runner: any CommandRunner = SubprocessRunner()) -> ActionContext {
+        ActionContext(
+            agent: agent, engine: dockerEngine, compose: composeProject(runner: runner), queue: queueDatabase(runner: runner),
+            policy: actions, stuckJobAfter: thresholds.stuckJobAfter, commandID: "")
+    }
 
     /// Who this agent is, or the error that says how to enroll.
     func requireIdentity() throws -> AgentIdentity {
@@ -127,11 +217,54 @@ enum AgentConfigTemplate {
         # Mount points whose space and inodes are watched.
         mounts = ["/"]
 
+        [docker]
+        # The Docker engine's API socket. Access to it is root-equivalent.
+        socket = "/var/run/docker.sock"
+
+        [compose]
+        # The compose project (COMPOSE_PROJECT_NAME) and the install directory with its .env.
+        project = "qfieldcloud"
+        # directory = "/opt/qfieldcloud"
+        # Services that must always have a running container.
+        required_services = ["app", "nginx", "worker_wrapper"]
+
+        [queue]
+        # How to read the job queue: "docker-exec" (psql inside the db container, with the
+        # credentials from .env; needs compose.directory), "dsn" (psql to queue.dsn; the
+        # password may come from ~/.pgpass), or "off". Default: docker-exec when
+        # compose.directory is set, else off.
+        # mode = "docker-exec"
+        # dsn = "postgresql://qfieldcloud_db_admin@127.0.0.1:5432/qfieldcloud_db"
+
+        # [status]
+        # QFieldCloud's status endpoint; nginx answers only when Host is QFIELDCLOUD_HOST.
+        # url = "https://localhost/api/v1/status/"
+        # host = "qfield.example.org"
+
+        # [tls]
+        # The public address whose certificate (and chain) QField clients check.
+        # url = "https://qfield.example.org"
+
         [thresholds]
-        # Findings are raised at or above these percentages.
+        # Findings are raised at or above these.
         disk_percent = 90
         inodes_percent = 90
         memory_percent = 95
+        stuck_job_after = "20m"
+        queue_backlog = 50
+        oldest_pending = "30m"
+        tls_days = 14
+
+        [actions]
+        # This host's own kill switch: false refuses every action the coordinator asks for.
+        enabled = true
+        # How long a restarted service must stay up to count as fixed.
+        settle = "10s"
+        # Budgets per action and subject; the local policy can only narrow what the
+        # coordinator may ask. Per action: [actions.restart_service] enabled, budget_per_hour,
+        # budget_per_day (defaults 3 and 7).
+        # [actions.recreate_service]
+        # enabled = false
 
         """
     }

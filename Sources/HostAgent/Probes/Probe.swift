@@ -35,11 +35,21 @@ struct ProbeResult: Sendable {
 enum ReportSection: Sendable {
     case host(HostFacts)
     case disks([DiskUsage])
+    case docker([ServiceStatus], DockerDiskSummary?)
+    case queue(QueueStats)
+    case app(AppStatus)
+    case tls(TLSStatus)
 
     func apply(to report: inout HealthReport) {
         switch self {
         case .host(let facts): report.host = facts
         case .disks(let disks): report.disks = (report.disks ?? []) + disks
+        case .docker(let services, let disk):
+            report.services = services
+            report.docker = disk
+        case .queue(let stats): report.queue = stats
+        case .app(let status): report.app = status
+        case .tls(let status): report.tls = status
         }
     }
 }
@@ -48,11 +58,21 @@ enum ReportSection: Sendable {
 struct ProbeSet: Sendable {
     var probes: [any Probe]
 
-    static func standard(_ config: AgentConfig) -> ProbeSet {
-        ProbeSet(probes: [
-            HostProbe(memoryThreshold: config.thresholds.memoryPercent),
-            DiskProbe(mounts: config.diskMounts, bytesThreshold: config.thresholds.diskPercent, inodesThreshold: config.thresholds.inodesPercent),
-        ])
+    static func standard(_ config: AgentConfig, runner: any CommandRunner = SubprocessRunner()) -> ProbeSet {
+        let thresholds = config.thresholds
+        var probes: [any Probe] = [
+            HostProbe(memoryThreshold: thresholds.memoryPercent),
+            DiskProbe(mounts: config.diskMounts, bytesThreshold: thresholds.diskPercent, inodesThreshold: thresholds.inodesPercent),
+            DockerProbe(engine: config.dockerEngine, project: config.compose.project, requiredServices: config.compose.requiredServices),
+        ]
+        if let database = config.queueDatabase(runner: runner) {
+            probes.append(QueueProbe(
+                database: database, stuckAfter: thresholds.stuckJobAfter, backlogThreshold: thresholds.queueBacklog,
+                oldestPendingThreshold: thresholds.oldestPending))
+        }
+        if let status = config.status { probes.append(StatusProbe(url: status.url, host: status.host)) }
+        if let url = config.tlsURL { probes.append(TLSProbe(url: url, warnDays: thresholds.tlsDays)) }
+        return ProbeSet(probes: probes)
     }
 
     /// Runs every probe and assembles a report (id and sequence are filled in by the spool).

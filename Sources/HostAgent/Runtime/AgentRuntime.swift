@@ -17,6 +17,11 @@ final class AgentRuntime: Sendable {
     let stop = AbortFlag()
     let reportWakeup = Wakeup()
     let commandWakeup = Wakeup()
+    let eventWakeup = Wakeup()
+    /// Set by a Docker event that concerns the project: report now, not at the next tick.
+    let urgentReport = LockedValue(false)
+    /// Event-triggered reports are at least this far apart (events come in bursts).
+    let urgentGap: TimeInterval = 1
 
     init(config: AgentConfig, logger: Logger) throws {
         self.config = config
@@ -30,7 +35,9 @@ final class AgentRuntime: Sendable {
         spool = ReportSpool(pool: pool, maxAge: config.spoolMaxAge, logger: logger)
         let journal = CommandJournal(pool: pool)
         self.journal = journal
-        var executor = CommandExecutor(agent: identity.name, probes: ProbeSet.standard(config), journalHead: { try? journal.head() })
+        var executor = CommandExecutor(
+            agent: identity.name, probes: ProbeSet.standard(config), journalHead: { try? journal.head() },
+            actionContext: config.actionContext(agent: identity.name), budget: ActionBudget(pool: pool, backoffBase: config.actions.backoff))
         if let hold = ProcessInfo.processInfo.environment["FIELDMEDIC_AGENT_TEST_HOLD_COMMAND"].flatMap(DurationText.parse) {
             executor.holdForTests = hold
         }
@@ -46,6 +53,7 @@ final class AgentRuntime: Sendable {
         let done = DispatchGroup()
         startThread("fieldmedic-reporter", done) { [self] in reporterLoop() }
         startThread("fieldmedic-commands", done) { [self] in commandLoop() }
+        startThread("fieldmedic-events", done) { [self] in eventLoop() }
         let signals = installSignalHandlers()
         done.wait()
         _ = signals
@@ -66,6 +74,7 @@ final class AgentRuntime: Sendable {
         stop.set()
         reportWakeup.signal()
         commandWakeup.signal()
+        eventWakeup.signal()
     }
 
     private func installSignalHandlers() -> [any DispatchSourceSignal] {
@@ -86,16 +95,24 @@ final class AgentRuntime: Sendable {
     private func reporterLoop() {
         let client = CoordinatorClient(baseURL: identity.coordinatorURL, paths: config.paths, abort: stop)
         var nextCollect = Date()
+        var lastCollect = Date.distantPast
         var nextSend = Date()
         var backoff = Backoff(initial: 1, maximum: max(60, config.reportInterval))
         var outageSince: Date?
         var failedAttempts = 0
         while !stop.isSet {
             let now = Date()
-            if now >= nextCollect {
+            let urgent = urgentReport.value && now.timeIntervalSince(lastCollect) >= urgentGap
+            if now >= nextCollect || urgent {
+                if urgent { urgentReport.value = false }
                 collectReport()
-                renewIfDue(client)
-                nextCollect = max(nextCollect.addingTimeInterval(config.reportInterval), now)
+                lastCollect = Date()
+                if now >= nextCollect {
+                    renewIfDue(client)
+                    nextCollect = max(nextCollect.addingTimeInterval(config.reportInterval), now)
+                }
+                // A fresh report goes out at once, whatever the backoff said.
+                if urgent { nextSend = Date() }
             }
             if !stop.isSet, Date() >= nextSend, spool.count > 0 {
                 do {
@@ -122,7 +139,8 @@ final class AgentRuntime: Sendable {
                     }
                 }
             }
-            let wakeAt = spool.count > 0 ? min(nextCollect, nextSend) : nextCollect
+            var wakeAt = spool.count > 0 ? min(nextCollect, nextSend) : nextCollect
+            if urgentReport.value { wakeAt = min(wakeAt, lastCollect.addingTimeInterval(urgentGap)) }
             reportWakeup.wait(until: wakeAt)
         }
     }
@@ -175,6 +193,38 @@ final class AgentRuntime: Sendable {
             logger.warning("certificate renewal failed; will retry at the next report", metadata: [
                 "error": "\(error)", "expires": "\(WireDate.format(certificate.notValidAfter))",
             ])
+        }
+    }
+
+    // MARK: Docker events
+
+    /// Follows the engine's event stream; an event about the project (die, oom, health
+    /// status, restart…) triggers a report at once, so detection does not wait a minute.
+    private func eventLoop() {
+        let engine = DockerEngineClient(socketPath: config.dockerSocket)
+        var backoff = Backoff(initial: 1, maximum: 30)
+        while !stop.isSet {
+            do {
+                try engine.followEvents(project: config.compose.project, abort: stop) { [self] event in
+                    logger.info("docker event", metadata: [
+                        "action": "\(event.action)", "service": "\(event.service ?? "?")", "container": "\(event.containerID.prefix(12))",
+                    ])
+                    urgentReport.value = true
+                    reportWakeup.signal()
+                    backoff.reset()
+                    return true
+                }
+            } catch {
+                if stop.isSet { break }
+                let delay = backoff.nextDelay()
+                if backoff.failures == 1 {
+                    logger.warning("cannot follow Docker events; reports keep their interval", metadata: ["error": "\(error)"])
+                }
+                eventWakeup.wait(until: Date().addingTimeInterval(delay))
+                continue
+            }
+            // The stream ended (engine restart): reconnect after a short pause.
+            if !stop.isSet { eventWakeup.wait(until: Date().addingTimeInterval(backoff.nextDelay())) }
         }
     }
 

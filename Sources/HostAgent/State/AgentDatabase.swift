@@ -33,6 +33,18 @@ enum AgentDatabase {
                 CREATE INDEX journal_command ON journal(command_id, event);
                 """)
         }
+        migrator.registerMigration("v2-action-runs") { db in
+            try db.execute(sql: """
+                CREATE TABLE action_runs (
+                    id INTEGER PRIMARY KEY,
+                    action TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    at TEXT NOT NULL,
+                    command_id TEXT NOT NULL
+                );
+                CREATE INDEX action_runs_lookup ON action_runs(action, subject, at);
+                """)
+        }
         return migrator
     }
 }

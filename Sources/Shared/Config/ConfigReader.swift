@@ -104,7 +104,7 @@ public final class ConfigReader {
         asked.insert(components)
         openTables.insert(components)
         guard let table = lookup(components)?.table else { return [] }
-        return table.keys
+        return table.keys.filter { table[$0]?.table != nil }
     }
 
     /// Key paths for sub-tables whose names contain dots: `["playbook", "disk.high", "policy"]`.

@@ -81,6 +81,7 @@ public final class CurlHTTPClient {
         if let key = tls.keyFile { setString(CURLOPT_SSLKEY, key) }
         setLong(CURLOPT_SSL_VERIFYPEER, tls.verifyPeer ? 1 : 0)
         setLong(CURLOPT_SSL_VERIFYHOST, tls.verifyPeer ? 2 : 0)
+        if request.captureCertificates { setLong(CURLOPT_CERTINFO, 1) }
 
         switch request.method {
         case "GET":
@@ -135,7 +136,28 @@ public final class CurlHTTPClient {
             }
             throw makeError(code, url: request.url, sink: sink)
         }
-        return HTTPResponse(status: responseCode(), headers: sink.headers, body: sink.body)
+        var response = HTTPResponse(status: responseCode(), headers: sink.headers, body: sink.body)
+        if request.captureCertificates { response.certificates = certificateInfo() }
+        return response
+    }
+
+    private func certificateInfo() -> [[String: String]] {
+        var info: UnsafeMutablePointer<curl_certinfo>?
+        guard fm_curl_getinfo_certinfo(handle, &info) == CURLE_OK, let info else { return [] }
+        var chain: [[String: String]] = []
+        for index in 0..<Int(info.pointee.num_of_certs) {
+            var fields: [String: String] = [:]
+            var node = info.pointee.certinfo[index]
+            while let current = node {
+                let line = String(cString: current.pointee.data)
+                if let colon = line.firstIndex(of: ":") {
+                    fields[String(line[..<colon])] = String(line[line.index(after: colon)...])
+                }
+                node = current.pointee.next
+            }
+            chain.append(fields)
+        }
+        return chain
     }
 
     private func responseCode() -> Int {

@@ -9,6 +9,8 @@ public struct HTTPRequest: Sendable {
     /// Whole-transfer deadline.
     public var timeout: TimeInterval
     public var connectTimeout: TimeInterval
+    /// Collect the server's certificate chain fields (curl's CERTINFO) into the response.
+    public var captureCertificates = false
 
     public init(
         method: String = "GET", url: String, headers: [(String, String)] = [], body: Data? = nil,
@@ -27,6 +29,9 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(String, String)]
     public var body: Data
+    /// With `captureCertificates`: one dictionary per certificate of the server's chain,
+    /// leaf first, e.g. "Expire date" → "Nov 22 13:51:20 2027 GMT".
+    public var certificates: [[String: String]] = []
 
     public init(status: Int, headers: [(String, String)], body: Data) {
         self.status = status

@@ -40,8 +40,13 @@ public struct CommandResult: VersionedBody, Equatable {
     public var finishedAt: Date
     /// For `diagnose`: everything the probes saw.
     public var diagnosis: HealthReport?
+    /// For every other catalog action: plan, before/after, verification.
+    public var action: ActionOutcome?
 
-    public init(commandId: String, status: CommandStatus, message: String, startedAt: Date?, finishedAt: Date, diagnosis: HealthReport? = nil) {
+    public init(
+        commandId: String, status: CommandStatus, message: String, startedAt: Date?, finishedAt: Date, diagnosis: HealthReport? = nil,
+        action: ActionOutcome? = nil
+    ) {
         self.version = WireCodec.version
         self.commandId = commandId
         self.status = status
@@ -49,5 +54,6 @@ public struct CommandResult: VersionedBody, Equatable {
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.diagnosis = diagnosis
+        self.action = action
     }
 }

@@ -12,6 +12,11 @@ public struct HealthReport: Codable, Sendable, Equatable {
     public var agentVersion: String
     public var host: HostFacts?
     public var disks: [DiskUsage]?
+    public var services: [ServiceStatus]?
+    public var docker: DockerDiskSummary?
+    public var queue: QueueStats?
+    public var app: AppStatus?
+    public var tls: TLSStatus?
     public var probes: [ProbeSummary]
     public var findings: [Finding]
     /// Head of the agent's hash-chained action journal, so the coordinator notices a rewrite.

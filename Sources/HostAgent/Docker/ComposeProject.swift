@@ -1,0 +1,66 @@
+import Foundation
+import Shared
+
+/// A QFieldCloud install: its directory, its `.env`, and the compose CLI run there, so that
+/// compose sees the same COMPOSE_FILE and COMPOSE_PROJECT_NAME as the operator would.
+struct ComposeProject: Sendable {
+    var project: String
+    var directory: String?
+    var dockerSocket: String
+    var runner: any CommandRunner
+
+    /// `KEY=value` lines of `.env` (quotes removed, comments skipped).
+    func environmentFile() -> [String: String] {
+        guard let directory, let text = try? String(contentsOfFile: directory + "/.env", encoding: .utf8) else { return [:] }
+        return Self.parseEnvironment(text)
+    }
+
+    static func parseEnvironment(_ text: String) -> [String: String] {
+        var values: [String: String] = [:]
+        for raw in text.split(separator: "\n") {
+            var line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("#") || line.isEmpty { continue }
+            if line.hasPrefix("export ") { line = String(line.dropFirst(7)) }
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            } else if let hash = value.range(of: " #") {
+                value = String(value[..<hash.lowerBound]).trimmingCharacters(in: .whitespaces)
+            }
+            values[key] = value
+        }
+        return values
+    }
+
+    /// `docker compose` (v2 plugin) when it answers, else `docker-compose` (v1).
+    func composeCommand() async -> [String]? {
+        let environment = ["DOCKER_HOST": "unix://\(dockerSocket)"]
+        if let outcome = try? await runner.run(ProcessCommand(executable: "docker", arguments: ["compose", "version"], environment: environment, timeout: 20)),
+           outcome.succeeded {
+            return ["docker", "compose"]
+        }
+        if let outcome = try? await runner.run(ProcessCommand(executable: "docker-compose", arguments: ["version"], environment: environment, timeout: 20)),
+           outcome.succeeded {
+            return ["docker-compose"]
+        }
+        return nil
+    }
+
+    /// Runs `compose ARGS…` in the install directory.
+    func run(_ arguments: [String], input: String? = nil, timeout: TimeInterval = 300) async throws -> ProcessOutcome {
+        guard let directory else {
+            throw OperationalError("compose.directory is not set in agent.toml: the agent does not know where the QFieldCloud install (and its .env) is")
+        }
+        guard let compose = await composeCommand() else {
+            throw OperationalError("neither `docker compose` nor `docker-compose` is installed")
+        }
+        var environment = ["DOCKER_HOST": "unix://\(dockerSocket)"]
+        // .env names the project; fall back to the configured one when it does not.
+        if environmentFile()["COMPOSE_PROJECT_NAME"] == nil { environment["COMPOSE_PROJECT_NAME"] = project }
+        return try await runner.run(ProcessCommand(
+            executable: compose[0], arguments: Array(compose.dropFirst()) + arguments, environment: environment,
+            workingDirectory: directory, input: input, timeout: timeout))
+    }
+}

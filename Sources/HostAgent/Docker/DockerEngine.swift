@@ -1,0 +1,97 @@
+import Foundation
+import Shared
+
+/// The parts of the Docker Engine API the agent uses. `DockerEngineClient` speaks to the
+/// real engine over its unix socket; tests of the logic use a fake.
+///
+/// ```swift
+/// let engine: any DockerEngine = DockerEngineClient(socketPath: "/var/run/docker.sock")
+/// let containers = try engine.containers(project: "qfieldcloud")
+/// ```
+protocol DockerEngine: Sendable {
+    /// Every container (running or not) of a compose project.
+    func containers(project: String) throws(DockerError) -> [DockerContainer]
+    /// Every container on the engine, of any project: what prune must never break.
+    func allContainers() throws(DockerError) -> [DockerContainer]
+    func inspect(_ id: String) throws(DockerError) -> DockerContainerState
+    func restart(_ id: String, stopTimeout: Int) throws(DockerError)
+    func start(_ id: String) throws(DockerError)
+    func logs(_ id: String, tail: Int) throws(DockerError) -> String
+    func diskUsage() throws(DockerError) -> DockerDiskUsage
+    func danglingImages() throws(DockerError) -> [DockerImage]
+    func images() throws(DockerError) -> [DockerImage]
+    func removeImage(_ id: String) throws(DockerError)
+    func pruneBuildCache() throws(DockerError) -> UInt64
+    func unusedNetworks() throws(DockerError) -> [DockerNetwork]
+    func removeNetwork(_ id: String) throws(DockerError)
+    /// Follows the event stream until `handler` returns false or `abort` is set.
+    func followEvents(project: String, abort: AbortFlag, handler: @escaping (DockerEvent) -> Bool) throws(DockerError)
+}
+
+enum DockerError: Error, CustomStringConvertible {
+    case unreachable(socket: String, detail: String)
+    case api(status: Int, message: String, path: String)
+    case malformed(String)
+
+    var description: String {
+        switch self {
+        case .unreachable(let socket, let detail): return "cannot reach the Docker engine at \(socket): \(detail)"
+        case .api(let status, let message, let path): return "Docker engine answered \(status) to \(path): \(message)"
+        case .malformed(let why): return "unexpected answer from the Docker engine: \(why)"
+        }
+    }
+}
+
+/// `GET /containers/json` entry.
+struct DockerContainer: Sendable, Equatable {
+    var id: String
+    var name: String
+    var image: String
+    var imageID: String
+    var state: String
+    var labels: [String: String]
+
+    var service: String? { labels["com.docker.compose.service"] }
+    var project: String? { labels["com.docker.compose.project"] }
+}
+
+/// `GET /containers/{id}/json`, the parts that matter.
+struct DockerContainerState: Sendable, Equatable {
+    var id: String
+    var name: String
+    var status: String
+    var health: String?
+    var restartCount: Int
+    var exitCode: Int
+    var oomKilled: Bool
+    var startedAt: Date?
+    var finishedAt: Date?
+    var image: String
+    var tty: Bool
+    /// HostConfig.Memory in bytes; 0 = no limit.
+    var memoryLimit: Int64 = 0
+}
+
+struct DockerImage: Sendable, Equatable {
+    var id: String
+    var tags: [String]
+    var size: UInt64
+    var containers: Int
+}
+
+struct DockerNetwork: Sendable, Equatable {
+    var id: String
+    var name: String
+    var labels: [String: String]
+}
+
+struct DockerDiskUsage: Sendable, Equatable {
+    var summary: DockerDiskSummary
+}
+
+struct DockerEvent: Sendable, Equatable {
+    var action: String
+    var containerID: String
+    var service: String?
+    var time: Date
+}

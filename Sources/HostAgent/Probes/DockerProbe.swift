@@ -1,0 +1,98 @@
+import Foundation
+import Shared
+
+/// The compose project's containers through the Docker Engine API: state, health, restarts,
+/// exit codes, OOM kills; plus what the engine's disk use could give back.
+struct DockerProbe: Probe {
+    let name = "docker"
+    var engine: any DockerEngine
+    var project: String
+    var requiredServices: [String]
+
+    /// Exit 0 by design: never "down".
+    static let oneShotServices: Set<String> = ["qgis3", "qgis4", "mkcert", "createbuckets", "mirror_transformation_grids"]
+
+    func collect() async -> ProbeResult {
+        let statuses: [ServiceStatus]
+        do {
+            statuses = try services()
+        } catch {
+            return ProbeResult(error: error.description)
+        }
+        let disk = try? engine.diskUsage().summary
+        return ProbeResult(section: .docker(statuses, disk), findings: Self.findings(statuses, required: requiredServices, project: project))
+    }
+
+    func services() throws(DockerError) -> [ServiceStatus] {
+        var out: [ServiceStatus] = []
+        for container in try engine.containers(project: project) {
+            guard let service = container.service, container.labels["com.docker.compose.oneoff"] != "True" else { continue }
+            let state = try engine.inspect(container.id)
+            var status = ServiceStatus(
+                service: service, container: container.name, containerID: String(container.id.prefix(12)), state: state.status,
+                health: state.health, restartCount: state.restartCount, exitCode: state.exitCode, oomKilled: state.oomKilled,
+                startedAt: state.startedAt, finishedAt: state.finishedAt, image: state.image,
+                oneShot: Self.oneShotServices.contains(service))
+            status.memoryLimit = state.memoryLimit
+            out.append(status)
+        }
+        return out.sorted { ($0.service, $0.container) < ($1.service, $1.container) }
+    }
+
+    static func findings(_ statuses: [ServiceStatus], required: [String], project: String) -> [Finding] {
+        var findings: [Finding] = []
+        let present = Set(statuses.map(\.service))
+        for service in required where !present.contains(service) {
+            findings.append(Finding(
+                code: "service.down", severity: .critical, subject: service,
+                message: "\(service) has no container in compose project \(project)",
+                evidence: ["state": "missing", "project": project]))
+        }
+        for status in statuses {
+            var evidence = [
+                "container": status.container, "state": status.state, "exit_code": String(status.exitCode),
+                "restart_count": String(status.restartCount), "image": status.image,
+            ]
+            if let finished = status.finishedAt { evidence["finished_at"] = WireDate.format(finished) }
+            if let started = status.startedAt { evidence["started_at"] = WireDate.format(started) }
+            if let health = status.health { evidence["health"] = health }
+            // Some engines (cgroup v1 without OOM notification) never set OOMKilled; a SIGKILL
+            // (137) of a container under a memory limit is then the kernel's OOM killer.
+            let killedUnderLimit = status.state != "running" && status.exitCode == 137 && status.memoryLimit > 0
+            if status.oomKilled || killedUnderLimit {
+                evidence["oom_killed"] = status.oomKilled ? "true" : "not reported by the engine; exit 137 under a memory limit"
+                if status.memoryLimit > 0 { evidence["memory_limit_bytes"] = String(status.memoryLimit) }
+                findings.append(Finding(
+                    code: "service.oom_killed", severity: .critical, subject: status.service,
+                    message: "\(status.container) was killed for using too much memory (exit \(status.exitCode)"
+                        + (status.memoryLimit > 0 ? ", limit \(RelativeTime.bytes(UInt64(status.memoryLimit))))" : ")"),
+                    evidence: evidence))
+            }
+            if status.oneShot {
+                if status.state == "exited" && status.exitCode != 0 {
+                    findings.append(Finding(
+                        code: "service.failed", severity: .warning, subject: status.service,
+                        message: "one-shot \(status.container) exited with \(status.exitCode)", evidence: evidence))
+                }
+                continue
+            }
+            switch status.state {
+            case "running":
+                if status.health == "unhealthy" {
+                    findings.append(Finding(
+                        code: "service.unhealthy", severity: .critical, subject: status.service,
+                        message: "\(status.container) is running but its healthcheck fails", evidence: evidence))
+                }
+            case "restarting":
+                findings.append(Finding(
+                    code: "service.restarting", severity: .critical, subject: status.service,
+                    message: "\(status.container) keeps restarting (\(status.restartCount) restarts, last exit \(status.exitCode))", evidence: evidence))
+            default:
+                findings.append(Finding(
+                    code: "service.down", severity: .critical, subject: status.service,
+                    message: "\(status.container) is \(status.state) (exit \(status.exitCode))", evidence: evidence))
+            }
+        }
+        return findings
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Shared
+
+/// QFieldCloud's job queue (`core_job`): counts by status and type, the oldest pending job,
+/// jobs stuck in `queued`/`started`, and the projects they block (one active job per project).
+struct QueueProbe: Probe {
+    let name = "queue"
+    var database: QueueDatabase
+    var stuckAfter: TimeInterval
+    var backlogThreshold: Int
+    var oldestPendingThreshold: TimeInterval
+
+    static let sql = """
+        SELECT 'count', status, type, count(*)::text, '' FROM core_job GROUP BY status, type
+        UNION ALL
+        SELECT 'oldest_pending', '', '', COALESCE(floor(EXTRACT(EPOCH FROM now() - min(created_at)))::text, ''), ''
+          FROM core_job WHERE status = 'pending'
+        UNION ALL
+        (SELECT 'stuck', id::text, project_id::text, status || '|' || type,
+                floor(EXTRACT(EPOCH FROM now() - COALESCE(started_at, updated_at, created_at)))::text || '|' || (started_at IS NULL)::text
+           FROM core_job
+          WHERE status IN ('queued', 'started') AND COALESCE(started_at, updated_at, created_at) < now() - make_interval(secs => :stuck)
+          ORDER BY COALESCE(started_at, updated_at, created_at) LIMIT 100)
+        UNION ALL
+        SELECT 'blocked', count(DISTINCT p.project_id)::text, count(*)::text, '', ''
+          FROM core_job p
+         WHERE p.status = 'pending' AND EXISTS (
+               SELECT 1 FROM core_job s WHERE s.project_id = p.project_id AND s.status IN ('queued', 'started')
+                  AND COALESCE(s.started_at, s.updated_at, s.created_at) < now() - make_interval(secs => :stuck));
+        """
+
+    func collect() async -> ProbeResult {
+        do {
+            let stats = try await stats()
+            return ProbeResult(section: .queue(stats), findings: findings(stats))
+        } catch {
+            let code = if case .unreachable = error { "db.unreachable" } else { "queue.query_failed" }
+            return ProbeResult(
+                findings: [Finding(code: code, severity: .critical, subject: "db", message: error.description, evidence: ["error": error.description])],
+                error: error.description)
+        }
+    }
+
+    func stats() async throws(QueueError) -> QueueStats {
+        let rows = try await database.query(Self.sql, variables: ["stuck": String(Int(stuckAfter))])
+        return Self.parse(rows)
+    }
+
+    static func parse(_ rows: [[String]]) -> QueueStats {
+        var counts: [String: [String: Int]] = [:]
+        var oldest: Double?
+        var stuck: [StuckJob] = []
+        var blockedProjects = 0
+        var blockedJobs = 0
+        for row in rows where row.count >= 5 {
+            switch row[0] {
+            case "count": counts[row[1], default: [:]][row[2]] = Int(row[3]) ?? 0
+            case "oldest_pending": oldest = Double(row[3])
+            case "stuck":
+                let statusType = row[3].split(separator: "|", maxSplits: 1).map(String.init)
+                let ageNever = row[4].split(separator: "|").map(String.init)
+                stuck.append(StuckJob(
+                    id: row[1], projectID: row[2], status: statusType.first ?? "", type: statusType.count > 1 ? statusType[1] : "",
+                    ageSeconds: Double(ageNever.first ?? "") ?? 0, neverStarted: ageNever.count > 1 && ageNever[1] == "true"))
+            case "blocked":
+                blockedProjects = Int(row[1]) ?? 0
+                blockedJobs = Int(row[2]) ?? 0
+            default: continue
+            }
+        }
+        return QueueStats(counts: counts, oldestPendingSeconds: oldest, stuckJobs: stuck, blockedProjects: blockedProjects, blockedPendingJobs: blockedJobs)
+    }
+
+    func findings(_ stats: QueueStats) -> [Finding] {
+        var findings: [Finding] = []
+        if !stats.stuckJobs.isEmpty {
+            let never = stats.stuckJobs.filter(\.neverStarted).count
+            findings.append(Finding(
+                code: "queue.stuck", severity: .critical, subject: "core_job",
+                message: "\(stats.stuckJobs.count) job(s) stuck in queued/started for over \(DurationText.human(stuckAfter))"
+                    + (never > 0 ? " (\(never) queued and never started: QFieldCloud's reaper never fails these)" : "")
+                    + ", blocking \(stats.blockedPendingJobs) pending job(s) in \(stats.blockedProjects) project(s)",
+                evidence: [
+                    "stuck_jobs": String(stats.stuckJobs.count), "never_started": String(never),
+                    "oldest_stuck_seconds": String(Int(stats.stuckJobs.map(\.ageSeconds).max() ?? 0)),
+                    "job_ids": stats.stuckJobs.prefix(10).map(\.id).joined(separator: ","),
+                    "blocked_projects": String(stats.blockedProjects), "blocked_pending_jobs": String(stats.blockedPendingJobs),
+                ]))
+        }
+        let pending = stats.count("pending")
+        if pending >= backlogThreshold || (stats.oldestPendingSeconds ?? 0) >= oldestPendingThreshold {
+            findings.append(Finding(
+                code: "queue.backlog", severity: .warning, subject: "core_job",
+                message: "\(pending) pending job(s), the oldest waiting \(DurationText.human(stats.oldestPendingSeconds ?? 0))",
+                evidence: ["pending": String(pending), "oldest_pending_seconds": String(Int(stats.oldestPendingSeconds ?? 0)),
+                           "threshold_pending": String(backlogThreshold)]))
+        }
+        return findings
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Shared
+
+/// QFieldCloud's `GET /api/v1/status/`: always HTTP 200, so the body decides.
+struct StatusProbe: Probe {
+    let name = "status"
+    var url: String
+    /// nginx drops (444) requests whose Host is not QFIELDCLOUD_HOST.
+    var host: String?
+
+    func collect() async -> ProbeResult {
+        let status = check()
+        return ProbeResult(section: .app(status), findings: Self.findings(status))
+    }
+
+    func check() -> AppStatus {
+        // The certificate is the TLS probe's concern; here only the answer matters.
+        let client = CurlHTTPClient(tls: CurlTLSOptions(verifyPeer: false), maxResponseBytes: 1 << 20)
+        var headers = [("Accept", "application/json")]
+        if let host { headers.append(("Host", host)) }
+        let response: HTTPResponse
+        do {
+            response = try client.perform(HTTPRequest(url: url, headers: headers, timeout: 15, connectTimeout: 5))
+        } catch {
+            var why = error.description
+            if error.code == 52 { why += " — nginx closes the connection when Host is not QFIELDCLOUD_HOST: set [status] host" }
+            return AppStatus(url: url, httpStatus: nil, components: [:], error: why)
+        }
+        guard response.status == 200 else {
+            return AppStatus(url: url, httpStatus: response.status, components: [:], error: "HTTP \(response.status): \(response.bodyText.prefix(200))")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any] else {
+            return AppStatus(url: url, httpStatus: 200, components: [:], error: "the body is not a JSON object: \(response.bodyText.prefix(200))")
+        }
+        var components: [String: String] = [:]
+        for (key, value) in object {
+            if let text = value as? String { components[key] = text }
+        }
+        return AppStatus(url: url, httpStatus: 200, components: components, error: nil)
+    }
+
+    static func findings(_ status: AppStatus) -> [Finding] {
+        var evidence = status.components
+        evidence["url"] = status.url
+        if let code = status.httpStatus { evidence["http_status"] = String(code) }
+        if let error = status.error {
+            evidence["error"] = error
+            return [Finding(code: "app.status_error", severity: .critical, subject: "app", message: "status endpoint: \(error)", evidence: evidence)]
+        }
+        let failing = status.components.filter { $0.value.lowercased() != "ok" }.keys.sorted()
+        guard !failing.isEmpty else { return [] }
+        return [Finding(
+            code: "app.status_error", severity: .critical, subject: "app",
+            message: "QFieldCloud reports " + failing.map { "\($0): \(status.components[$0]!)" }.joined(separator: ", "),
+            evidence: evidence)]
+    }
+}

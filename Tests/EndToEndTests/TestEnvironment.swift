@@ -1,0 +1,137 @@
+import Foundation
+import Shared
+import Testing
+
+/// The private Docker engine, testbed and PostgreSQL that scripts/test.sh starts
+/// (scripts/testenv.sh). Tests that need them fail, with the command to run, when they are
+/// missing: they are never skipped.
+struct TestEnvironment: Sendable {
+    var dockerSocket: String
+    var testbedDir: String
+    var project: String
+    var appPort: Int
+    var httpPort: Int
+    var pgDSN: String
+    var image: String
+
+    static func require() throws -> TestEnvironment {
+        let env = ProcessInfo.processInfo.environment
+        func value(_ key: String) throws -> String {
+            guard let value = env[key], !value.isEmpty else {
+                throw HarnessError("\(key) is not set: these tests need the private Docker engine, testbed and PostgreSQL. Run them with scripts/test.sh (it installs and starts everything), e.g. scripts/test.sh --filter Testbed")
+            }
+            return value
+        }
+        return TestEnvironment(
+            dockerSocket: try value("FIELDMEDIC_TEST_DOCKER_SOCKET"), testbedDir: try value("FIELDMEDIC_TESTBED_DIR"),
+            project: try value("FIELDMEDIC_TESTBED_PROJECT"), appPort: Int(try value("FIELDMEDIC_TESTBED_APP_PORT")) ?? 0,
+            httpPort: Int(try value("FIELDMEDIC_TESTBED_HTTP_PORT")) ?? 0, pgDSN: try value("FIELDMEDIC_TEST_PG_DSN"),
+            image: env["FIELDMEDIC_TEST_IMAGE"] ?? "fieldmedic/busybox:test")
+    }
+
+    /// Runs a program with the private engine as DOCKER_HOST.
+    @discardableResult
+    func run(_ executable: String, _ arguments: [String], input: String? = nil, check: Bool = true) throws -> CommandOutput {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [executable] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["DOCKER_HOST"] = "unix://\(dockerSocket)"
+        process.environment = environment
+        process.currentDirectoryURL = URL(fileURLWithPath: testbedDir)
+        let out = Pipe()
+        let err = Pipe()
+        let inPipe = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = inPipe
+        try process.run()
+        if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
+        try inPipe.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let result = CommandOutput(
+            arguments: [executable] + arguments, status: process.terminationStatus,
+            stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        if check { try result.expectSuccess(([executable] + arguments).joined(separator: " ")) }
+        return result
+    }
+
+    func docker(_ arguments: [String], check: Bool = true) throws -> CommandOutput { try run("docker", arguments, check: check) }
+
+    func psql(_ sql: String) throws -> String {
+        try run("psql", [pgDSN, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-f", "-"], input: sql).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func containerIDs(_ service: String, all: Bool = true) throws -> [String] {
+        try docker(["ps", all ? "-aq" : "-q", "--no-trunc", "--filter", "label=com.docker.compose.project=\(project)",
+                    "--filter", "label=com.docker.compose.service=\(service)"]).stdout.split(separator: "\n").map(String.init)
+    }
+
+    func inspect(_ id: String, _ format: String) throws -> String {
+        try docker(["inspect", "-f", format, id]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A real crash: the container's main process dies on its own (docker kill would count
+    /// as a manual stop and disable the restart policy).
+    func crash(_ service: String) throws {
+        for id in try containerIDs(service, all: false) {
+            let pid = try inspect(id, "{{.State.Pid}}")
+            try run("kill", ["-KILL", pid])
+        }
+    }
+
+    func setStatus(_ json: String) throws {
+        let path = testbedDir + "/state/status.json"
+        try AtomicFile.write(Data(json.utf8), to: path)
+    }
+
+    enum WorkerMode { case ok, crash, oom }
+
+    func workerMode(_ mode: WorkerMode) throws {
+        let crash = testbedDir + "/state/worker_wrapper.crash"
+        let oom = testbedDir + "/state/worker_wrapper.oom"
+        unlink(crash)
+        unlink(oom)
+        switch mode {
+        case .ok: break
+        case .crash: FileManager.default.createFile(atPath: crash, contents: nil)
+        case .oom: FileManager.default.createFile(atPath: oom, contents: nil)
+        }
+    }
+
+    /// Puts the testbed back: switches off, every long-running service running.
+    func restore() throws {
+        try workerMode(.ok)
+        try setStatus(#"{"database":"ok","storage":"ok"}"#)
+        try run("docker-compose", ["up", "-d", "--no-recreate", "app", "nginx", "worker_wrapper", "db", "memcached", "ofelia", "certbot"])
+        try waitUntil("every testbed service runs", timeout: 60) {
+            for service in ["app", "nginx", "worker_wrapper", "db", "memcached", "ofelia", "certbot"] {
+                for id in try containerIDs(service) where try inspect(id, "{{.State.Status}}") != "running" { return false }
+            }
+            return true
+        }
+    }
+
+    func waitUntil(_ what: String, timeout: TimeInterval, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if (try? condition()) == true { return }
+            usleep(100_000)
+        }
+        if try condition() { return }
+        throw HarnessError("timed out after \(Int(timeout))s waiting until \(what)")
+    }
+
+    func waitUntilAsync(_ what: String, timeout: TimeInterval, _ condition: () async throws -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if (try? await condition()) == true { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        if try await condition() { return }
+        throw HarnessError("timed out after \(Int(timeout))s waiting until \(what)")
+    }
+}

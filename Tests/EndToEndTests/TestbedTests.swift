@@ -1,0 +1,274 @@
+import Foundation
+import GRDB
+import Logging
+import Testing
+@testable import HostAgent
+@testable import Shared
+
+/// Probes and actions against the real private Docker engine, the QFieldCloud-shaped testbed
+/// and a real PostgreSQL with the real `core_job` table. Faults are injected for real.
+@Suite(.serialized) struct TestbedTests {
+    let env: TestEnvironment
+    let engine: DockerEngineClient
+
+    init() throws {
+        env = try TestEnvironment.require()
+        engine = DockerEngineClient(socketPath: env.dockerSocket)
+        try env.restore()
+    }
+
+    func context(settle: TimeInterval = 2, maxStuckJobs: Int = 50, queue: Bool = true) -> ActionContext {
+        var policy = ActionPolicy()
+        policy.settle = settle
+        policy.maxStuckJobs = maxStuckJobs
+        let runner = SubprocessRunner()
+        return ActionContext(
+            agent: "testbed", engine: engine,
+            compose: ComposeProject(project: env.project, directory: env.testbedDir, dockerSocket: env.dockerSocket, runner: runner),
+            queue: queue ? QueueDatabase(target: .dsn(env.pgDSN), runner: runner) : nil,
+            policy: policy, stuckJobAfter: 20 * 60, commandID: "test-command")
+    }
+
+    func probe() -> DockerProbe {
+        DockerProbe(engine: engine, project: env.project, requiredServices: ["app", "nginx", "worker_wrapper"])
+    }
+
+    func parameters(_ action: String, _ values: [String: String] = [:]) -> ActionParameters {
+        ActionParameters(values: values, action: action)
+    }
+
+    // MARK: Docker probe
+
+    @Test func aHealthyTestbedHasNoFindingsAndOneShotsAreNotDown() async throws {
+        let result = await probe().collect()
+        #expect(result.error == nil)
+        guard case .docker(let services, let disk) = result.section else { Issue.record("no docker section"); return }
+        #expect(Set(services.map(\.service)).isSuperset(of: ["app", "nginx", "worker_wrapper", "db", "qgis3", "qgis4"]))
+        let qgis = try #require(services.first { $0.service == "qgis3" })
+        #expect(qgis.state == "exited" && qgis.exitCode == 0 && qgis.oneShot)
+        #expect(result.findings.isEmpty, "\(result.findings)")
+        #expect((disk?.imagesBytes ?? 0) > 0)
+    }
+
+    @Test func aStoppedWorkerIsDownAndStartServiceBringsItBackVerified() async throws {
+        try env.docker(["stop", "-t", "1"] + env.containerIDs("worker_wrapper"))
+        let found = await probe().collect().findings
+        #expect(found.contains { $0.code == "service.down" && $0.subject == "worker_wrapper" }, "\(found)")
+        let outcome = try await StartServiceAction().run(parameters("start_service", ["service": "worker_wrapper"]), dryRun: false, context())
+        #expect(outcome.verified == true, "\(outcome)")
+        #expect(outcome.before.values.contains("exited"))
+        #expect(outcome.after.values.contains("running"))
+        #expect(await probe().collect().findings.isEmpty)
+    }
+
+    @Test func aDryRunChangesNothingAndARestartIsVerified() async throws {
+        let id = try #require(try env.containerIDs("worker_wrapper").first)
+        let startedBefore = try env.inspect(id, "{{.State.StartedAt}}")
+        let dry = try await RestartServiceAction().run(parameters("restart_service", ["service": "worker_wrapper"]), dryRun: true, context())
+        #expect(dry.dryRun && dry.verified == nil)
+        #expect(dry.plan.first?.contains("restart container") == true, "\(dry.plan)")
+        #expect(try env.inspect(id, "{{.State.StartedAt}}") == startedBefore, "a dry run restarted the container")
+        let real = try await RestartServiceAction().run(parameters("restart_service", ["service": "worker_wrapper"]), dryRun: false, context())
+        #expect(real.verified == true, "\(real)")
+        #expect(try env.inspect(id, "{{.State.StartedAt}}") != startedBefore)
+    }
+
+    @Test func anUnknownServiceIsRefusedAndNothingHappens() async throws {
+        do {
+            _ = try await RestartServiceAction().run(parameters("restart_service", ["service": "nope"]), dryRun: false, context())
+            Issue.record("an unknown service must be refused")
+        } catch {
+            #expect(error.description.contains("no service \"nope\""), "\(error)")
+            #expect(error.description.contains("worker_wrapper"))
+        }
+        do {
+            _ = try await RestartServiceAction().run(parameters("restart_service", ["service": "app", "cmd": "rm -rf /"]), dryRun: false, context())
+            Issue.record("an unknown parameter must be refused")
+        } catch {
+            #expect(error.description.contains("takes no parameter \"cmd\""), "\(error)")
+        }
+    }
+
+    @Test func aCrashLoopIsFoundAndARestartThatDoesNotHoldIsNotVerified() async throws {
+        try env.workerMode(.crash)
+        try env.crash("worker_wrapper")
+        let id = try #require(try env.containerIDs("worker_wrapper").first)
+        try env.waitUntil("worker_wrapper crash-loops", timeout: 60) {
+            let restarts = Int(try env.inspect(id, "{{.RestartCount}}")) ?? 0
+            return restarts >= 2
+        }
+        try await env.waitUntilAsync("the probe sees it", timeout: 30) {
+            await probe().collect().findings.contains { ["service.restarting", "service.down"].contains($0.code) && $0.subject == "worker_wrapper" }
+        }
+        let failing = try await RestartServiceAction().run(parameters("restart_service", ["service": "worker_wrapper"]), dryRun: false, context(settle: 3))
+        #expect(failing.verified == false, "a restart into a crash loop must not verify: \(failing)")
+        try env.workerMode(.ok)
+        let fixed = try await RestartServiceAction().run(parameters("restart_service", ["service": "worker_wrapper"]), dryRun: false, context(settle: 2))
+        #expect(fixed.verified == true, "\(fixed)")
+    }
+
+    @Test func anOOMKillIsFound() async throws {
+        try env.workerMode(.oom)
+        let id = try #require(try env.containerIDs("worker_wrapper").first)
+        // Restart by hand: after earlier crashes the restart policy may wait a minute.
+        try env.docker(["restart", "-t", "1", id])
+        // The kernel kills it at the 64 MiB limit; the probe sees it between restarts.
+        var finding: Finding?
+        try await env.waitUntilAsync("the probe reports the OOM kill", timeout: 90) {
+            finding = await probe().collect().findings.first { $0.code == "service.oom_killed" && $0.subject == "worker_wrapper" }
+            return finding != nil
+        }
+        #expect(finding?.evidence["exit_code"] == "137")
+        #expect(finding?.evidence["memory_limit_bytes"] == String(64 << 20))
+        try env.workerMode(.ok)
+    }
+
+    @Test func recreateGoesThroughComposeWithTheInstallsEnv() async throws {
+        let before = try env.containerIDs("nginx")
+        let outcome = try await RecreateServiceAction().run(parameters("recreate_service", ["service": "nginx"]), dryRun: false, context())
+        #expect(outcome.verified == true, "\(outcome)")
+        let after = try env.containerIDs("nginx")
+        #expect(!after.isEmpty && Set(after).isDisjoint(with: before), "compose did not recreate nginx: \(before) → \(after)")
+    }
+
+    @Test func collectLogsRedactsSecrets() async throws {
+        try env.docker([
+            "run", "-d", "--name", "\(env.project)_leaky_1", "--label", "com.docker.compose.project=\(env.project)",
+            "--label", "com.docker.compose.service=leaky", env.image, "sh", "-c",
+            "echo POSTGRES_PASSWORD=hunter2; echo 'Authorization: Bearer abcdefghijklmnop1234'; echo all good; sleep 3600",
+        ])
+        defer { _ = try? env.docker(["rm", "-f", "\(env.project)_leaky_1"]) }
+        try env.waitUntil("the leaky container logged", timeout: 30) {
+            try env.docker(["logs", "\(env.project)_leaky_1"]).stdout.contains("all good")
+        }
+        let outcome = try await CollectLogsAction().run(parameters("collect_logs", ["service": "leaky", "lines": "50"]), dryRun: false, context())
+        let output = try #require(outcome.output)
+        #expect(output.contains("all good"))
+        #expect(!output.contains("hunter2"), "\(output)")
+        #expect(!output.contains("abcdefghijklmnop1234"), "\(output)")
+    }
+
+    // MARK: Prune
+
+    @Test func pruneRemovesDanglingImagesAndKeepsEveryImageAContainerUses() async throws {
+        // A dangling image: import a tiny filesystem without a tag.
+        let tarball = NSTemporaryDirectory() + "fm-dangling-\(UUID().uuidString).tar"
+        try env.run("tar", ["-cf", tarball, "-C", env.testbedDir, "services"])
+        defer { unlink(tarball) }
+        let dangling = try env.docker(["import", tarball]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let qgis = try env.docker(["images", "-q", "--no-trunc", "\(env.project)-qgis3"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!qgis.isEmpty, "the testbed should have built \(env.project)-qgis3")
+
+        let dry = try await PruneDockerAction().run(parameters("prune_docker"), dryRun: true, context())
+        #expect(dry.plan.contains { $0.contains(String(dangling.prefix(19))) }, "\(dry.plan)")
+        #expect(!dry.plan.contains { $0.contains(String(qgis.prefix(19))) })
+        #expect(try env.docker(["image", "inspect", dangling], check: false).status == 0, "a dry run removed an image")
+
+        let real = try await PruneDockerAction().run(parameters("prune_docker"), dryRun: false, context())
+        #expect(real.verified == true, "\(real)")
+        #expect(try env.docker(["image", "inspect", dangling], check: false).status != 0, "the dangling image is still there")
+        for image in ["\(env.project)-qgis3", "\(env.project)-qgis4", env.image] {
+            #expect(try env.docker(["image", "inspect", image], check: false).status == 0, "prune removed \(image)")
+        }
+    }
+
+    // MARK: Queue
+
+    func seedQueue() throws -> (stuckQueued: String, stuckStarted: String) {
+        let stuckQueued = UUID().uuidString.lowercased()
+        let stuckStarted = UUID().uuidString.lowercased()
+        let project = UUID().uuidString.lowercased()
+        _ = try env.psql("""
+            DELETE FROM core_job;
+            INSERT INTO core_job (id, project_id, type, status, created_by_id, triggered_by_id, created_at, updated_at, started_at) VALUES
+              ('\(stuckQueued)', '\(project)', 'package', 'queued', 1, 1, now() - interval '2 hours', now() - interval '2 hours', NULL),
+              ('\(stuckStarted)', gen_random_uuid(), 'delta_apply', 'started', 1, 1, now() - interval '3 hours', now() - interval '3 hours', now() - interval '3 hours'),
+              (gen_random_uuid(), '\(project)', 'package', 'pending', 1, 1, now() - interval '90 minutes', now() - interval '90 minutes', NULL),
+              (gen_random_uuid(), gen_random_uuid(), 'package', 'started', 1, 1, now(), now(), now()),
+              (gen_random_uuid(), gen_random_uuid(), 'package', 'finished', 1, 1, now() - interval '1 day', now(), now() - interval '1 day');
+            """)
+        return (stuckQueued, stuckStarted)
+    }
+
+    @Test func theQueueProbeFindsStuckJobsAndTheProjectsTheyBlock() async throws {
+        let (stuckQueued, stuckStarted) = try seedQueue()
+        let database = QueueDatabase(target: .dsn(env.pgDSN), runner: SubprocessRunner())
+        let result = await QueueProbe(database: database, stuckAfter: 20 * 60, backlogThreshold: 50, oldestPendingThreshold: 3600).collect()
+        #expect(result.error == nil, "\(result.error ?? "")")
+        guard case .queue(let stats) = result.section else { Issue.record("no queue section"); return }
+        #expect(Set(stats.stuckJobs.map(\.id)) == [stuckQueued, stuckStarted])
+        #expect(stats.stuckJobs.first { $0.id == stuckQueued }?.neverStarted == true)
+        #expect(stats.blockedProjects == 1 && stats.blockedPendingJobs == 1)
+        #expect(stats.count("pending") == 1 && stats.count("finished") == 1)
+        #expect(Set(result.findings.map(\.code)) == ["queue.stuck", "queue.backlog"], "\(result.findings)")
+    }
+
+    @Test func failStuckJobsDryRunChangesNothingAndTheRunMarksNotDeletes() async throws {
+        let (stuckQueued, stuckStarted) = try seedQueue()
+        let before = try env.psql("SELECT id, status, COALESCE(finished_at::text, '') FROM core_job ORDER BY id")
+        let dry = try await FailStuckJobsAction().run(parameters("fail_stuck_jobs", ["older_than": "30m"]), dryRun: true, context())
+        #expect(dry.plan.contains { $0.contains(stuckQueued) } && dry.plan.contains { $0.contains(stuckStarted) }, "\(dry.plan)")
+        #expect(try env.psql("SELECT id, status, COALESCE(finished_at::text, '') FROM core_job ORDER BY id") == before, "a dry run changed rows")
+
+        let capped = try await FailStuckJobsAction().run(parameters("fail_stuck_jobs", ["older_than": "30m"]), dryRun: false, context(maxStuckJobs: 1))
+        #expect(capped.plan.contains { $0.contains("leave 1 more") }, "\(capped.plan)")
+        #expect(try env.psql("SELECT count(*) FROM core_job WHERE status = 'failed'") == "1")
+
+        let real = try await FailStuckJobsAction().run(parameters("fail_stuck_jobs", ["older_than": "30m"]), dryRun: false, context())
+        #expect(real.verified == true, "\(real)")
+        #expect(try env.psql("SELECT count(*) FROM core_job") == "5", "rows were deleted")
+        let marked = try env.psql("""
+            SELECT count(*) FROM core_job WHERE id IN ('\(stuckQueued)', '\(stuckStarted)') AND status = 'failed'
+               AND finished_at IS NOT NULL AND feedback->'fieldmedic'->>'marked_failed_by' = 'fieldmedic-agent testbed'
+            """)
+        #expect(marked == "2")
+        #expect(try env.psql("SELECT status FROM core_job WHERE type = 'package' AND status = 'started'") == "started", "a fresh job was touched")
+    }
+
+    @Test func anUnreachableDatabaseIsAFindingNotACrash() async throws {
+        let database = QueueDatabase(target: .dsn("postgresql://nobody:secret@127.0.0.1:1/none"), runner: SubprocessRunner())
+        let result = await QueueProbe(database: database, stuckAfter: 1200, backlogThreshold: 50, oldestPendingThreshold: 1800).collect()
+        #expect(result.findings.map(\.code) == ["db.unreachable"], "\(result.findings)")
+        #expect(!(result.error ?? "").contains("secret"))
+    }
+
+    // MARK: Status endpoint
+
+    @Test func theStatusEndpointsBodyDecides() async throws {
+        let url = "http://127.0.0.1:\(env.appPort)/api/v1/status/"
+        #expect(await StatusProbe(url: url, host: "localhost").collect().findings.isEmpty)
+        try env.setStatus(#"{"database":"error","storage":"ok"}"#)
+        let findings = await StatusProbe(url: url, host: "localhost").collect().findings
+        #expect(findings.map(\.code) == ["app.status_error"])
+        #expect(findings.first?.evidence["database"] == "error")
+        try env.setStatus(#"{"database":"ok","storage":"ok"}"#)
+        // Through nginx with the wrong Host: no answer at all, and the finding says why.
+        let viaNginx = await StatusProbe(url: "http://127.0.0.1:\(env.httpPort)/api/v1/status/", host: "wrong.example").collect()
+        #expect(viaNginx.findings.first?.message.contains("Host") == true, "\(viaNginx.findings)")
+        #expect(await StatusProbe(url: "http://127.0.0.1:\(env.httpPort)/api/v1/status/", host: "localhost").collect().findings.isEmpty)
+    }
+
+    // MARK: Events
+
+    @Test func aCrashedWorkerShowsUpOnTheEventStream() throws {
+        let abort = AbortFlag()
+        let seen = LockedValue<[String]>([])
+        let follower = Thread { [engine, project = env.project] in
+            try? engine.followEvents(project: project, abort: abort) { event in
+                if event.service == "worker_wrapper" { seen.withLock { $0.append(event.action) } }
+                return true
+            }
+        }
+        follower.start()
+        defer { abort.set() }
+        // The stream is open once an unrelated event comes through; use a restart of ofelia.
+        try env.waitUntil("the event stream is connected", timeout: 30) {
+            _ = try env.docker(["restart", "-t", "0"] + env.containerIDs("memcached"))
+            return true
+        }
+        let crashed = Date()
+        try env.crash("worker_wrapper")
+        try env.waitUntil("the die event arrives", timeout: 10) { seen.value.contains("die") }
+        print("event stream: die seen \(String(format: "%.3f", Date().timeIntervalSince(crashed)))s after the crash")
+    }
+}
