@@ -126,6 +126,8 @@ testenv_start() {
     return 1
   fi
   export FIELDMEDIC_TESTENV_DIR=$dir
+  # testbed_up appends to these; a reused run dir must not show the last run's output.
+  rm -f "$dir"/testbed-*.log
   local t0
   t0=$(_testenv_now)
   _testenv_docker_start "$dir" || { testenv_print_logs 30; return 1; }
