@@ -104,6 +104,12 @@ final class Harness: @unchecked Sendable {
         try text.write(toFile: agentConfig(name), atomically: true, encoding: .utf8)
     }
 
+    /// Replaces agent.toml (the identity stays in the state dir from enrollment).
+    func writeAgentConfig(_ name: String, _ body: String) throws {
+        try "[state]\ndir = \"\(agentState(name))\"\n\n\(body)".write(toFile: agentConfig(name), atomically: true, encoding: .utf8)
+        try run(Self.agentBinary, ["check-config", "--config", agentConfig(name)]).expectSuccess("check-config of the new agent.toml")
+    }
+
     func startAgent(_ name: String, environment: [String: String] = [:]) throws {
         try start("agent-\(name)", Self.agentBinary, ["run", "--config", agentConfig(name)], environment: environment)
     }

@@ -271,4 +271,105 @@ import Testing
         try env.waitUntil("the die event arrives", timeout: 10) { seen.value.contains("die") }
         print("event stream: die seen \(String(format: "%.3f", Date().timeIntervalSince(crashed)))s after the crash")
     }
+
+    // MARK: Through the channel
+
+    func testbedAgent(_ h: Harness, actions: String = "enabled = true") throws {
+        try h.initCoordinator()
+        try h.startCoordinator()
+        try h.enrollAgent("vps-1")
+        try h.writeAgentConfig("vps-1", """
+            [report]
+            interval = "30s"
+            [docker]
+            socket = "\(env.dockerSocket)"
+            [compose]
+            project = "\(env.project)"
+            directory = "\(env.testbedDir)"
+            [queue]
+            mode = "dsn"
+            dsn = "\(env.pgDSN)"
+            [status]
+            url = "http://127.0.0.1:\(env.appPort)/api/v1/status/"
+            host = "localhost"
+            [actions]
+            \(actions)
+            settle = "2s"
+            backoff = "0s"
+            """)
+        try h.startAgent("vps-1")
+        try h.waitUntil("the first report arrives", timeout: 30) { try h.storedSequences("vps-1").count >= 1 }
+    }
+
+    func latestReport(_ h: Harness) throws -> HealthReport? {
+        let response = try h.operatorGET("/operator/agents/vps-1")
+        let object = try JSONSerialization.jsonObject(with: response.body) as? [String: Any]
+        guard let report = object?["latestReport"] else { return nil }
+        return try WireCodec.decodeStored(HealthReport.self, from: try JSONSerialization.data(withJSONObject: report))
+    }
+
+    func runJSON(_ h: Harness, _ arguments: [String]) throws -> (Int32, [String: Any]) {
+        let output = try h.coordinator(["run", "vps-1"] + arguments + ["--json"])
+        let object = (try? JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]) ?? [:]
+        return (output.status, object)
+    }
+
+    @Test func aStoppedWorkerIsSeenAtOnceAndFixedThroughTheChannel() throws {
+        let h = try Harness()
+        try testbedAgent(h)
+        let stopped = Date()
+        try env.docker(["stop", "-t", "1"] + env.containerIDs("worker_wrapper"))
+        // The report interval is 30 s: only the event stream can bring this in time.
+        try h.waitUntil("a report shows worker_wrapper down", timeout: 15) {
+            try latestReport(h)?.findings.contains { $0.code == "service.down" && $0.subject == "worker_wrapper" } == true
+        }
+        print("stopped worker seen at the coordinator \(String(format: "%.2f", Date().timeIntervalSince(stopped)))s after docker stop")
+
+        let (dryStatus, dry) = try runJSON(h, ["start_service", "--param", "service=worker_wrapper", "--dry-run"])
+        #expect(dryStatus == 0, "\(dry)")
+        let dryAction = (dry["result"] as? [String: Any])?["action"] as? [String: Any]
+        #expect(dryAction?["dryRun"] as? Bool == true)
+        #expect(try env.inspect(try env.containerIDs("worker_wrapper")[0], "{{.State.Status}}") == "exited", "the dry run started it")
+
+        let (status, fixed) = try runJSON(h, ["start_service", "--param", "service=worker_wrapper"])
+        #expect(status == 0, "\(fixed)")
+        let action = (fixed["result"] as? [String: Any])?["action"] as? [String: Any]
+        #expect(action?["verified"] as? Bool == true, "\(fixed)")
+        #expect(try env.inspect(try env.containerIDs("worker_wrapper")[0], "{{.State.Status}}") == "running")
+
+        // Budgets: three restarts of worker_wrapper in an hour, the fourth refused.
+        for attempt in 1...3 {
+            let (code, record) = try runJSON(h, ["restart_service", "--param", "service=worker_wrapper"])
+            #expect(code == 0, "restart \(attempt): \(record)")
+        }
+        let (refusedCode, refused) = try runJSON(h, ["restart_service", "--param", "service=worker_wrapper"])
+        #expect(refusedCode == 1)
+        #expect(refused["state"] as? String == "refused", "\(refused)")
+        #expect(((refused["result"] as? [String: Any])?["message"] as? String)?.contains("budget spent") == true, "\(refused)")
+
+        // The table an operator reads.
+        let table = try h.coordinator(["run", "vps-1", "prune_docker", "--dry-run"])
+        try table.expectSuccess("run prune_docker --dry-run")
+        #expect(table.stdout.contains("DRY RUN"), "\(table.stdout)")
+        try h.stopAgent("vps-1")
+        try h.stopCoordinator()
+        let actions = try h.auditActions()
+        #expect(actions.filter { $0 == "command.result" }.count >= 6)
+    }
+
+    @Test func theHostsKillSwitchRefusesEveryAction() throws {
+        let h = try Harness()
+        try testbedAgent(h, actions: "enabled = false")
+        let id = try #require(try env.containerIDs("worker_wrapper").first)
+        let before = try env.inspect(id, "{{.State.StartedAt}}")
+        let (code, record) = try runJSON(h, ["restart_service", "--param", "service=worker_wrapper"])
+        #expect(code == 1)
+        #expect(record["state"] as? String == "refused")
+        #expect(try env.inspect(id, "{{.State.StartedAt}}") == before)
+        // Reading logs is still allowed.
+        let (logsCode, logs) = try runJSON(h, ["collect_logs", "--param", "service=worker_wrapper", "--param", "lines=5"])
+        #expect(logsCode == 0, "\(logs)")
+        try h.stopAgent("vps-1")
+        try h.stopCoordinator()
+    }
 }

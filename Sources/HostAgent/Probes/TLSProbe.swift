@@ -17,15 +17,17 @@ struct TLSProbe: Probe {
     }
 
     func check() -> TLSStatus {
-        var request = HTTPRequest(method: "HEAD", url: url, timeout: 15, connectTimeout: 5)
+        var request = HTTPRequest(url: url, timeout: 15, connectTimeout: 5)
         request.captureCertificates = true
+        // Only the handshake matters: stop reading at the first bytes of the body.
+        let stopAtBody: (Data) -> Bool = { _ in false }
         var verificationError: String?
         var chain: [[String: String]] = []
         do {
-            chain = try CurlHTTPClient(tls: CurlTLSOptions(caFile: caFile)).perform(request).certificates
+            chain = try CurlHTTPClient(tls: CurlTLSOptions(caFile: caFile)).perform(request, onChunk: stopAtBody).certificates
         } catch {
             verificationError = error.description
-            if let unverified = try? CurlHTTPClient(tls: CurlTLSOptions(verifyPeer: false)).perform(request) {
+            if let unverified = try? CurlHTTPClient(tls: CurlTLSOptions(verifyPeer: false)).perform(request, onChunk: stopAtBody) {
                 chain = unverified.certificates
             }
         }

@@ -130,10 +130,8 @@ public final class CurlHTTPClient {
         }
 
         let code = curl_easy_perform(handle)
-        if code != CURLE_OK {
-            if code == CURLE_WRITE_ERROR && sink.stoppedByConsumer {
-                return HTTPResponse(status: responseCode(), headers: sink.headers, body: sink.body)
-            }
+        // A consumer that stopped the body early still gets the answer it stopped.
+        if code != CURLE_OK && !(code == CURLE_WRITE_ERROR && sink.stoppedByConsumer) {
             throw makeError(code, url: request.url, sink: sink)
         }
         var response = HTTPResponse(status: responseCode(), headers: sink.headers, body: sink.body)

@@ -1,0 +1,292 @@
+import Foundation
+import GRDB
+import Logging
+import Testing
+@testable import HostAgent
+@testable import Shared
+
+/// A Docker engine in memory: what the logic sees, and what it asked for.
+final class FakeDockerEngine: DockerEngine, @unchecked Sendable {
+    // @unchecked: every field is read and written under `lock`.
+    private let lock = NSLock()
+    private var _containers: [DockerContainer] = []
+    private var _states: [String: DockerContainerState] = [:]
+    private var _calls: [String] = []
+
+    var calls: [String] { lock.withLock { _calls } }
+
+    func add(_ service: String, state: String = "running", exitCode: Int = 0, oomKilled: Bool = false, memoryLimit: Int64 = 0, project: String = "qfieldcloud") {
+        lock.withLock {
+            let id = "\(service)-id-\(_containers.count)"
+            _containers.append(DockerContainer(
+                id: id, name: "\(project)_\(service)_1", image: "img", imageID: "sha256:\(service)", state: state,
+                labels: ["com.docker.compose.project": project, "com.docker.compose.service": service]))
+            _states[id] = DockerContainerState(
+                id: id, name: "\(project)_\(service)_1", status: state, health: nil, restartCount: 0, exitCode: exitCode, oomKilled: oomKilled,
+                startedAt: Date(timeIntervalSince1970: 1_790_000_000), finishedAt: nil, image: "img", tty: false, memoryLimit: memoryLimit)
+        }
+    }
+
+    func containers(project: String) throws(DockerError) -> [DockerContainer] { lock.withLock { _containers.filter { $0.project == project } } }
+    func allContainers() throws(DockerError) -> [DockerContainer] { lock.withLock { _containers } }
+    func inspect(_ id: String) throws(DockerError) -> DockerContainerState {
+        guard let state = lock.withLock({ _states[id] }) else { throw .api(status: 404, message: "no such container", path: id) }
+        return state
+    }
+    func restart(_ id: String, stopTimeout: Int) throws(DockerError) {
+        lock.withLock {
+            _calls.append("restart \(id)")
+            _states[id]?.status = "running"
+            _states[id]?.startedAt = Date()
+        }
+    }
+    func start(_ id: String) throws(DockerError) {
+        lock.withLock {
+            _calls.append("start \(id)")
+            _states[id]?.status = "running"
+        }
+    }
+    func logs(_ id: String, tail: Int) throws(DockerError) -> String { "" }
+    func diskUsage() throws(DockerError) -> DockerDiskUsage {
+        DockerDiskUsage(summary: DockerDiskSummary(imagesBytes: 100, reclaimableImageBytes: 0, buildCacheBytes: 0, reclaimableBuildCacheBytes: 0, containersBytes: 0, volumesBytes: 0))
+    }
+    func danglingImages() throws(DockerError) -> [DockerImage] {
+        [DockerImage(id: "sha256:dangling", tags: [], size: 10, containers: 0), DockerImage(id: "sha256:worker_wrapper", tags: [], size: 10, containers: 1)]
+    }
+    func images() throws(DockerError) -> [DockerImage] { [] }
+    func removeImage(_ id: String) throws(DockerError) { lock.withLock { _calls.append("rmi \(id)") } }
+    func pruneBuildCache() throws(DockerError) -> UInt64 { 0 }
+    func unusedNetworks() throws(DockerError) -> [DockerNetwork] {
+        [DockerNetwork(id: "n1", name: "qfieldcloud_default", labels: ["com.docker.compose.project": "qfieldcloud"]), DockerNetwork(id: "n2", name: "old_net", labels: [:])]
+    }
+    func removeNetwork(_ id: String) throws(DockerError) { lock.withLock { _calls.append("rmnet \(id)") } }
+    func followEvents(project: String, abort: AbortFlag, handler: @escaping (DockerEvent) -> Bool) throws(DockerError) {}
+}
+
+struct FakeRunner: CommandRunner {
+    func run(_ command: ProcessCommand) async throws -> ProcessOutcome { ProcessOutcome(status: 127, stdout: "", stderr: "fake", timedOut: false) }
+}
+
+func makeContext(_ engine: FakeDockerEngine, policy: ActionPolicy = ActionPolicy()) -> ActionContext {
+    var policy = policy
+    policy.settle = 0
+    return ActionContext(
+        agent: "vps-1", engine: engine, compose: ComposeProject(project: "qfieldcloud", directory: nil, dockerSocket: "/nonexistent", runner: FakeRunner()),
+        queue: nil, policy: policy, stuckJobAfter: 1200, commandID: "")
+}
+
+@Suite struct DockerProbeLogicTests {
+    func statuses(_ engine: FakeDockerEngine) throws -> [ServiceStatus] {
+        try DockerProbe(engine: engine, project: "qfieldcloud", requiredServices: ["app", "nginx", "worker_wrapper"]).services()
+    }
+
+    @Test func oneShotsThatExitedZeroAreFine() throws {
+        let engine = FakeDockerEngine()
+        for service in ["app", "nginx", "worker_wrapper"] { engine.add(service) }
+        engine.add("qgis3", state: "exited", exitCode: 0)
+        engine.add("mkcert", state: "exited", exitCode: 0)
+        #expect(DockerProbe.findings(try statuses(engine), required: ["app", "nginx", "worker_wrapper"], project: "qfieldcloud").isEmpty)
+    }
+
+    @Test func downRestartingMissingAndFailedOneShots() throws {
+        let engine = FakeDockerEngine()
+        engine.add("app")
+        engine.add("worker_wrapper", state: "exited", exitCode: 1)
+        engine.add("ofelia", state: "restarting", exitCode: 2)
+        engine.add("qgis4", state: "exited", exitCode: 1)
+        let findings = DockerProbe.findings(try statuses(engine), required: ["app", "nginx", "worker_wrapper"], project: "qfieldcloud")
+        let pairs = Set(findings.map { "\($0.code) \($0.subject)" })
+        #expect(pairs == ["service.down nginx", "service.down worker_wrapper", "service.restarting ofelia", "service.failed qgis4"], "\(pairs)")
+        #expect(findings.first { $0.subject == "worker_wrapper" }?.evidence["exit_code"] == "1")
+    }
+
+    @Test func oomKillsAreFoundEvenWhenTheEngineDoesNotSaySo() throws {
+        let engine = FakeDockerEngine()
+        engine.add("worker_wrapper", state: "exited", exitCode: 137, oomKilled: false, memoryLimit: 1000 << 20)
+        engine.add("app", state: "exited", exitCode: 137, oomKilled: true)
+        engine.add("nginx", state: "exited", exitCode: 137, oomKilled: false, memoryLimit: 0)
+        let findings = DockerProbe.findings(try statuses(engine), required: [], project: "qfieldcloud")
+        let oom = Set(findings.filter { $0.code == "service.oom_killed" }.map(\.subject))
+        // nginx: 137 without a memory limit is a kill, not the OOM killer.
+        #expect(oom == ["worker_wrapper", "app"])
+    }
+}
+
+@Suite struct ActionLogicTests {
+    @Test func restartRestartsEveryReplicaAndVerifies() async throws {
+        let engine = FakeDockerEngine()
+        engine.add("worker_wrapper")
+        engine.add("worker_wrapper")
+        engine.add("app")
+        let outcome = try await RestartServiceAction().run(ActionParameters(values: ["service": "worker_wrapper"], action: "restart_service"), dryRun: false, makeContext(engine))
+        #expect(engine.calls == ["restart worker_wrapper-id-0", "restart worker_wrapper-id-1"])
+        #expect(outcome.verified == true)
+    }
+
+    @Test func aDryRunCallsNothingThatChangesState() async throws {
+        let engine = FakeDockerEngine()
+        engine.add("worker_wrapper", state: "exited", exitCode: 1)
+        for action in [RestartServiceAction().name, StartServiceAction().name] {
+            let outcome = try await ActionCatalog.action(named: action)!.run(
+                ActionParameters(values: ["service": "worker_wrapper"], action: action), dryRun: true, makeContext(engine))
+            #expect(outcome.dryRun && !outcome.plan.isEmpty)
+        }
+        _ = try await PruneDockerAction().run(ActionParameters(values: [:], action: "prune_docker"), dryRun: true, makeContext(engine))
+        #expect(engine.calls.isEmpty, "\(engine.calls)")
+    }
+
+    @Test func pruneSparesImagesInUseAndTheProjectsNetworks() async throws {
+        let engine = FakeDockerEngine()
+        engine.add("worker_wrapper")
+        let outcome = try await PruneDockerAction().run(ActionParameters(values: [:], action: "prune_docker"), dryRun: false, makeContext(engine))
+        #expect(engine.calls == ["rmi sha256:dangling", "rmnet n2"], "\(engine.calls)")
+        #expect(!outcome.plan.contains { $0.contains("qfieldcloud_default") })
+    }
+}
+
+@Suite struct GuardrailTests {
+    func budget(backoff: TimeInterval = 0) throws -> (ActionBudget, AgentStateFixture) {
+        let fixture = try AgentStateFixture()
+        return (ActionBudget(pool: fixture.pool, backoffBase: backoff), fixture)
+    }
+
+    @Test func theFourthRestartInAnHourIsRefusedAndTheBudgetReArms() throws {
+        let (budget, fixture) = try budget()
+        _ = fixture
+        let limits = ActionPolicy.Limits()
+        let start = Date(timeIntervalSince1970: 1_790_000_000)
+        for minute in 0..<3 {
+            #expect(try budget.claim(action: "restart_service", subject: "worker_wrapper", limits: limits, commandID: "c\(minute)", now: start.addingTimeInterval(Double(minute) * 60)) == .allowed)
+        }
+        guard case .refused(let why) = try budget.claim(action: "restart_service", subject: "worker_wrapper", limits: limits, commandID: "c4", now: start.addingTimeInterval(600)) else {
+            Issue.record("the 4th restart in an hour must be refused")
+            return
+        }
+        #expect(why.contains("budget spent") && why.contains("limit 3"), "\(why)")
+        // Another subject has its own budget.
+        #expect(try budget.claim(action: "restart_service", subject: "app", limits: limits, commandID: "c5", now: start.addingTimeInterval(600)) == .allowed)
+        // An hour after the first, it re-arms by itself.
+        #expect(try budget.claim(action: "restart_service", subject: "worker_wrapper", limits: limits, commandID: "c6", now: start.addingTimeInterval(3601)) == .allowed)
+    }
+
+    @Test func theDailyBudgetHolds() throws {
+        let (budget, fixture) = try budget()
+        _ = fixture
+        let limits = ActionPolicy.Limits(enabled: true, budgetPerHour: 100, budgetPerDay: 7)
+        let start = Date(timeIntervalSince1970: 1_790_000_000)
+        for hour in 0..<7 {
+            #expect(try budget.claim(action: "prune_docker", subject: "docker", limits: limits, commandID: "c", now: start.addingTimeInterval(Double(hour) * 3600)) == .allowed)
+        }
+        #expect(try budget.claim(action: "prune_docker", subject: "docker", limits: limits, commandID: "c", now: start.addingTimeInterval(8 * 3600)) != .allowed)
+        #expect(try budget.claim(action: "prune_docker", subject: "docker", limits: limits, commandID: "c", now: start.addingTimeInterval(25 * 3600)) == .allowed)
+    }
+
+    @Test func backoffDoublesBetweenRuns() throws {
+        let (budget, fixture) = try budget(backoff: 30)
+        _ = fixture
+        let limits = ActionPolicy.Limits(enabled: true, budgetPerHour: 10, budgetPerDay: 10)
+        let start = Date(timeIntervalSince1970: 1_790_000_000)
+        #expect(try budget.claim(action: "restart_service", subject: "app", limits: limits, commandID: "c", now: start) == .allowed)
+        #expect(try budget.claim(action: "restart_service", subject: "app", limits: limits, commandID: "c", now: start.addingTimeInterval(10)) != .allowed)
+        #expect(try budget.claim(action: "restart_service", subject: "app", limits: limits, commandID: "c", now: start.addingTimeInterval(31)) == .allowed)
+        // Two runs in the hour: the next needs 60 s after the last.
+        #expect(try budget.claim(action: "restart_service", subject: "app", limits: limits, commandID: "c", now: start.addingTimeInterval(61)) != .allowed)
+        #expect(try budget.claim(action: "restart_service", subject: "app", limits: limits, commandID: "c", now: start.addingTimeInterval(92)) == .allowed)
+    }
+
+    func executor(_ engine: FakeDockerEngine, policy: ActionPolicy, fixture: AgentStateFixture) -> CommandExecutor {
+        CommandExecutor(
+            agent: "vps-1", probes: ProbeSet(probes: []), journalHead: { nil }, actionContext: makeContext(engine, policy: policy),
+            budget: ActionBudget(pool: fixture.pool, backoffBase: 0))
+    }
+
+    @Test func theLocalPolicyOnlyNarrows() async throws {
+        let fixture = try AgentStateFixture()
+        let engine = FakeDockerEngine()
+        engine.add("app")
+        var off = ActionPolicy()
+        off.enabled = false
+        let restart = Command(id: "c1", kind: "restart_service", params: ["service": "app"], issuedAt: Date())
+        let refused = await executor(engine, policy: off, fixture: fixture).execute(restart)
+        #expect(refused.status == .refused && refused.message.contains("actions.enabled = false"), "\(refused.message)")
+        // Read-only actions and dry runs still work with the kill switch on.
+        var dry = restart
+        dry.dryRun = true
+        #expect(await executor(engine, policy: off, fixture: fixture).execute(dry).status == .succeeded)
+        var narrowed = ActionPolicy()
+        narrowed.limits["restart_service"] = .init(enabled: false, budgetPerHour: 3, budgetPerDay: 7)
+        #expect(await executor(engine, policy: narrowed, fixture: fixture).execute(restart).status == .refused)
+        #expect(engine.calls.isEmpty)
+        let unknown = await executor(engine, policy: ActionPolicy(), fixture: fixture).execute(Command(id: "c2", kind: "sh", params: ["c": "id"], issuedAt: Date()))
+        #expect(unknown.status == .refused)
+    }
+
+    @Test func budgetsRefuseThroughTheExecutor() async throws {
+        let fixture = try AgentStateFixture()
+        let engine = FakeDockerEngine()
+        engine.add("app")
+        let executor = executor(engine, policy: ActionPolicy(), fixture: fixture)
+        for index in 0..<3 {
+            let result = await executor.execute(Command(id: "c\(index)", kind: "restart_service", params: ["service": "app"], issuedAt: Date()))
+            #expect(result.status == .succeeded, "\(result.message)")
+        }
+        let fourth = await executor.execute(Command(id: "c4", kind: "restart_service", params: ["service": "app"], issuedAt: Date()))
+        #expect(fourth.status == .refused && fourth.message.contains("budget spent"), "\(fourth.message)")
+        #expect(engine.calls.count == 3)
+    }
+}
+
+@Suite struct ParsingTests {
+    @Test func envFiles() {
+        let env = ComposeProject.parseEnvironment("""
+            # comment
+            COMPOSE_PROJECT_NAME=qfieldcloud
+            POSTGRES_USER="qfield admin"
+            export POSTGRES_DB=qfieldcloud_db # trailing
+            EMPTY=
+            COMPOSE_FILE=docker-compose.yml:docker-compose.override.standalone.yml
+            """)
+        #expect(env["COMPOSE_PROJECT_NAME"] == "qfieldcloud")
+        #expect(env["POSTGRES_USER"] == "qfield admin")
+        #expect(env["POSTGRES_DB"] == "qfieldcloud_db")
+        #expect(env["EMPTY"] == "")
+        #expect(env["COMPOSE_FILE"] == "docker-compose.yml:docker-compose.override.standalone.yml")
+    }
+
+    @Test func passwordsLeaveTheDSN() {
+        let (url, password) = QueueDatabase.splitPassword("postgresql://admin:s%40cret@db.example:5432/qfieldcloud_db")
+        #expect(url == "postgresql://admin@db.example:5432/qfieldcloud_db")
+        #expect(password == "s@cret")
+        #expect(QueueDatabase.splitPassword("postgresql://admin@db/x").1 == nil)
+    }
+
+    @Test func queueRows() {
+        let stats = QueueProbe.parse([
+            ["count", "pending", "package", "4", ""], ["count", "failed", "package", "2", ""], ["count", "pending", "delta_apply", "1", ""],
+            ["oldest_pending", "", "", "3600", ""],
+            ["stuck", "a1", "p1", "queued|package", "7200|true"],
+            ["blocked", "1", "3", "", ""],
+        ])
+        #expect(stats.count("pending") == 5)
+        #expect(stats.oldestPendingSeconds == 3600)
+        #expect(stats.stuckJobs == [StuckJob(id: "a1", projectID: "p1", status: "queued", type: "package", ageSeconds: 7200, neverStarted: true)])
+        #expect(stats.blockedProjects == 1 && stats.blockedPendingJobs == 3)
+    }
+
+    @Test func dockerLogFramesAndDates() {
+        var framed = Data([1, 0, 0, 0, 0, 0, 0, 6])
+        framed.append(Data("hello\n".utf8))
+        framed.append(Data([2, 0, 0, 0, 0, 0, 0, 4]))
+        framed.append(Data("err\n".utf8))
+        #expect(DockerEngineClient.demultiplex(framed) == "hello\nerr\n")
+        #expect(DockerEngineClient.date("2026-11-22T14:53:31.312272876Z") == WireDate.parse("2026-11-22T14:53:31.312Z"))
+        #expect(DockerEngineClient.date("0001-01-01T00:00:00Z") == nil)
+        #expect(TLSProbe.parseCurlDate("Feb  3 23:59:59 2027 GMT") == WireDate.parse("2027-02-03T23:59:59Z"))
+    }
+
+    @Test func statusBodies() {
+        #expect(StatusProbe.findings(AppStatus(url: "u", httpStatus: 200, components: ["database": "ok", "storage": "ok"], error: nil)).isEmpty)
+        #expect(StatusProbe.findings(AppStatus(url: "u", httpStatus: 200, components: ["geodb": "error", "storage": "ok"], error: nil)).map(\.code) == ["app.status_error"])
+        #expect(StatusProbe.findings(AppStatus(url: "u", httpStatus: nil, components: [:], error: "refused")).map(\.code) == ["app.status_error"])
+    }
+}
