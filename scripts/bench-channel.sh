@@ -156,11 +156,14 @@ machine_busy_percent() {
   echo $(( 100 * ((total2 - total1) - (idle2 - idle1)) / (total2 - total1 > 0 ? total2 - total1 : 1) ))
 }
 
-# wait_for_quiet_machine: with --wait-quiet S, waits up to S s until the CPUs are under 10 %
-# busy (other people's builds make every figure lower); goes on either way, saying so.
+# wait_for_quiet_machine: with --wait-quiet S, waits (S s in all, over every run) until the
+# CPUs are under 10 % busy: other people's builds make every figure lower. Goes on either
+# way, saying so.
+quiet_deadline=""
 wait_for_quiet_machine() {
   [ "$wait_quiet" -gt 0 ] || return 0
-  local deadline=$((SECONDS + wait_quiet)) busy next_note=0
+  [ -n "$quiet_deadline" ] || quiet_deadline=$((SECONDS + wait_quiet))
+  local deadline=$quiet_deadline busy next_note=0
   busy=$(machine_busy_percent)
   while [ "$busy" -ge 10 ] && [ $SECONDS -lt $deadline ]; do
     if [ $SECONDS -ge $next_note ]; then
@@ -171,7 +174,7 @@ wait_for_quiet_machine() {
     busy=$(machine_busy_percent)
   done
   if [ "$busy" -ge 10 ]; then
-    log "machine still $busy % busy after $wait_quiet s: measuring anyway (see 'other load' below)"
+    log "machine still $busy % busy (--wait-quiet $wait_quiet spent): measuring anyway (see 'other load' below)"
   else
     log "machine quiet ($busy % busy)"
   fi

@@ -45,8 +45,16 @@ struct LoadRun: Sendable {
 
         var failures: Int { statusCounts.values.reduce(0, +) + transportErrors + notAccepted }
 
-        mutating func note(_ problem: String) {
-            if problems.count < 5 { problems.append(problem) }
+        /// Keeps the first few distinct problems, each once however many agents hit it.
+        mutating func note(_ problem: String, agent: String? = nil) {
+            let text = problem.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            guard problems.count < 5, !problems.contains(where: { Self.withoutAgent($0) == Self.withoutAgent(text) }) else { return }
+            problems.append(agent.map { "\(text)\(Self.agentMark)\($0))" } ?? text)
+        }
+
+        private static let agentMark = " (first from "
+        private static func withoutAgent(_ problem: String) -> Substring {
+            problem.range(of: agentMark).map { problem[..<$0.lowerBound] } ?? problem[...]
         }
 
         mutating func merge(_ other: Tally) {
@@ -56,7 +64,7 @@ struct LoadRun: Sendable {
             notAccepted += other.notAccepted
             statusCounts.merge(other.statusCounts, uniquingKeysWith: +)
             transportErrors += other.transportErrors
-            for problem in other.problems { note(problem) }
+            for problem in other.problems { note(problem) }  // already "… (first from NAME)"
             lateStarts += other.lateStarts
         }
     }
@@ -141,7 +149,7 @@ struct LoadRun: Sendable {
                 response = try clients[agentIndex].perform(request)
             } catch {
                 tally.transportErrors += 1
-                tally.note("\(agents[agentIndex].identity.name): \(error)")
+                tally.note("\(error)", agent: agents[agentIndex].identity.name)
                 // A dead server must not turn this loop into a spin; the window bounds the rest.
                 Thread.sleep(forTimeInterval: 0.05)
                 continue
@@ -150,7 +158,7 @@ struct LoadRun: Sendable {
 
             guard response.status == 200 else {
                 tally.statusCounts[response.status, default: 0] += 1
-                tally.note("\(agents[agentIndex].identity.name): HTTP \(response.status): \(response.bodyText.prefix(200))")
+                tally.note("HTTP \(response.status): \(response.bodyText.prefix(300))", agent: agents[agentIndex].identity.name)
                 continue
             }
             // The usual answer is byte-for-byte the canonical receipt for one new report;
@@ -169,11 +177,11 @@ struct LoadRun: Sendable {
                 tally.acceptedTotal += Int64(receipt.accepted)
                 if receipt.accepted != 1 {
                     tally.notAccepted += 1
-                    tally.note("\(agents[agentIndex].identity.name): receipt accepted \(receipt.accepted), duplicates \(receipt.duplicates) for one new report")
+                    tally.note("receipt says accepted \(receipt.accepted), duplicates \(receipt.duplicates) for one new report", agent: agents[agentIndex].identity.name)
                 }
             } catch {
                 tally.notAccepted += 1
-                tally.note("\(agents[agentIndex].identity.name): HTTP 200 but the body is not a HealthReceipt: \(error)")
+                tally.note("HTTP 200 but the body is not a HealthReceipt: \(error)", agent: agents[agentIndex].identity.name)
                 continue
             }
             if finished >= window.measureFrom && finished < window.measureUntil {
