@@ -180,6 +180,14 @@ wait_for_quiet_machine() {
   fi
 }
 
+# tls_in_use URL: "TLSv1.3 / TLS_AES_256_GCM_SHA384" as negotiated with the first agent's
+# certificate, so the output shows both servers were measured with the same protocol.
+tls_in_use() {
+  curl -sv -o /dev/null --cacert "$data/pki/ca.pem" --cert "$identities/$first_agent.pem" --key "$identities/$first_agent.key" \
+    -H 'Content-Type: application/json' --data-binary '{"version":1,"reports":[]}' "$1/v1/health" 2>&1 \
+    | sed -n 's/^\* SSL connection using //p' | head -n 1
+}
+
 # bench_field NAME LINE: the value of NAME=value in a BENCH line.
 bench_field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
 
@@ -207,6 +215,9 @@ identities="$work/agents"
 "$bench" enroll --url "https://127.0.0.1:$agents_port" --ca "$data/pki/ca.pem" \
   --operator-url "http://127.0.0.1:$operator_port" --operator-token-file "$data/operator.token" \
   --agents "$agents" --identities "$identities" || die "enrollment failed"
+
+first_agent=$(ls "$identities" | sed -n 's/\.pem$//p' | head -n 1)
+log "coordinator TLS: $(tls_in_use "https://127.0.0.1:$agents_port")"
 
 common=(--ca "$data/pki/ca.pem" --identities "$identities" --agents "$agents" --concurrency "$concurrency"
         --duration "$duration" --warmup "$warmup")
@@ -276,7 +287,6 @@ EOF
   || die "nginx rejected the generated configuration: $(cat "$work/nginx/test.log")"
 "$nginx_bin" -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>>"$work/nginx/error.log" &
 nginx_pid=$!
-first_agent=$(ls "$identities" | sed -n 's/\.pem$//p' | head -n 1)
 nginx_ready() {
   local answer
   answer=$(curl -sf --cacert "$data/pki/ca.pem" --cert "$identities/$first_agent.pem" --key "$identities/$first_agent.key" \
@@ -287,7 +297,7 @@ wait_until "nginx reference" 30 "$nginx_pid" nginx_ready
 # The reference must refuse a client without a certificate, as the coordinator's health route does.
 no_cert_status=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/pki/ca.pem" --data-binary '{}' "https://127.0.0.1:$nginx_port/v1/health" || true)
 [ "$no_cert_status" = 400 ] || die "nginx answered $no_cert_status to a request without a client certificate (expected 400): ssl_verify_client is not in force"
-log "nginx up (pid $nginx_pid) on https://127.0.0.1:$nginx_port with ssl_verify_client on"
+log "nginx up (pid $nginx_pid) on https://127.0.0.1:$nginx_port with ssl_verify_client on; TLS: $(tls_in_use "https://127.0.0.1:$nginx_port")"
 
 wait_for_quiet_machine
 echo
