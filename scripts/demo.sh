@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The demo: installs what is missing, builds, then runs a coordinator and an agent on
 # loopback with a throwaway data directory (embedded defaults: SQLite, local files, no
-# GitHub token). It shows the agent enrolling, its reports arriving, a `diagnose` of this
-# machine and the audit log, then stops everything cleanly.
+# GitHub token). It shows the agent enrolling, its reports arriving and a `diagnose` of this
+# machine. Where Docker can run, it then brings up a QFieldCloud-shaped testbed on a private
+# engine, kills the worker, and shows the finding, the dry run, the fix and its verification.
+# Last, the audit log. Everything is stopped cleanly.
 #
-#   scripts/demo.sh              KEEP=1 scripts/demo.sh keeps the data directory
+#   scripts/demo.sh        KEEP=1 keeps the data directory; FIELDMEDIC_DEMO_DOCKER=0 skips the testbed
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +25,8 @@ coordinator=$bin/fieldmedic-coordinator
 agent=$bin/fieldmedic-agent
 
 demo=$(mktemp -d /tmp/fieldmedic-demo.XXXXXX)
+# Searchable (not readable) by others: the private PostgreSQL runs as user postgres.
+chmod 711 "$demo"
 coordinator_pid=""
 agent_pid=""
 stop_process() { # pid label
@@ -35,9 +39,11 @@ stop_process() { # pid label
   done
   wait "$1" 2>/dev/null || true
 }
+testenv_started=0
 cleanup() {
   stop_process "$agent_pid"
   stop_process "$coordinator_pid"
+  if [ "$testenv_started" = 1 ]; then testenv_stop >/dev/null 2>&1 || true; fi
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $demo"; else rm -rf "$demo"; fi
 }
 trap cleanup EXIT
@@ -92,14 +98,64 @@ show "$coordinator" hosts show demo-host --config "$config"
 say "7. Ask the agent to diagnose this machine now (a command through the channel)"
 show "$coordinator" diagnose demo-host --config "$config"
 
-say "8. Stop the agent and the coordinator cleanly (SIGTERM)"
+if [ "${FIELDMEDIC_DEMO_DOCKER:-1}" != 0 ] && command -v dockerd >/dev/null 2>&1; then
+  say "8. A QFieldCloud-shaped stack on a private Docker engine (the testbed)"
+  # shellcheck source=scripts/testenv.sh
+  source scripts/testenv.sh
+  testenv_started=1
+  testenv_start "$demo/env" >/dev/null
+  testbed_up >/dev/null
+  docker ps --format 'table {{.Names}}\t{{.Status}}' | sed 's/^/  /'
+
+  say "9. Point the agent at it: Docker socket, compose project and install dir, queue, status endpoint"
+  stop_process "$agent_pid"
+  agent_pid=""
+  cat >"$demo/agent/agent.toml" <<TOML
+[state]
+dir = "$demo/agent/state"
+[report]
+interval = "60s"
+[docker]
+socket = "$FIELDMEDIC_TEST_DOCKER_SOCKET"
+[compose]
+project = "$FIELDMEDIC_TESTBED_PROJECT"
+directory = "$FIELDMEDIC_TESTBED_DIR"
+[queue]
+mode = "dsn"
+dsn = "$FIELDMEDIC_TEST_PG_DSN"
+[status]
+url = "http://127.0.0.1:$FIELDMEDIC_TESTBED_APP_PORT/api/v1/status/"
+host = "localhost"
+[actions]
+settle = "3s"
+TOML
+  show "$agent" check-config --config "$demo/agent/agent.toml"
+  "$agent" run --config "$demo/agent/agent.toml" >>"$demo/agent.log" 2>&1 &
+  agent_pid=$!
+
+  say "10. Kill the worker (docker kill: a manual stop, so Docker will not bring it back)"
+  worker=$(docker ps -q --filter label=com.docker.compose.service=worker_wrapper)
+  show docker kill "$worker" >/dev/null
+  worker_down() { "$coordinator" hosts show demo-host --json --config "$config" | grep -q '"service.down"'; }
+  # Reports come every 60 s; the Docker event stream brings this one within a second or two.
+  wait_until 30 "the coordinator sees the worker down" worker_down
+  show "$coordinator" hosts show demo-host --config "$config"
+
+  say "11. What would fixing it do? (dry run: nothing changes)"
+  show "$coordinator" run demo-host start_service --param service=worker_wrapper --dry-run --config "$config"
+
+  say "12. Fix it, wait for it to settle, verify"
+  show "$coordinator" run demo-host start_service --param service=worker_wrapper --config "$config"
+fi
+
+say "13. Stop the agent and the coordinator cleanly (SIGTERM)"
 stop_process "$agent_pid"
 agent_pid=""
 stop_process "$coordinator_pid"
 coordinator_pid=""
 tail -n 3 "$demo/agent.log"
 
-say "9. The tamper-evident audit log"
+say "14. The tamper-evident audit log"
 show "$coordinator" audit verify --config "$config"
 "$coordinator" audit export --config "$config" | python3 -c '
 import json, sys

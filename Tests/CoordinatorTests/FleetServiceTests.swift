@@ -183,6 +183,33 @@ final class FleetFixture {
         #expect(Date().timeIntervalSince(started) < 4)
     }
 
+    @Test func aLongPollWhoseAgentLeftDoesNotTakeTheCommand() async throws {
+        let f = try FleetFixture()
+        _ = try await f.enroll("vps-1")
+        let connected = LockedValue(true)
+        async let stale = f.fleet.nextCommand(agent: "vps-1", wait: 20, stillConnected: { connected.value })
+        connected.value = false
+        _ = try await f.fleet.queueCommand(agent: "vps-1", kind: "diagnose", params: [:], dryRun: false, actor: "t")
+        #expect(try await stale == nil)
+        // The command waits for the agent's next (live) poll.
+        #expect(try await f.fleet.nextCommand(agent: "vps-1", wait: 0)?.kind == "diagnose")
+    }
+
+    @Test func aNewerPollRetiresTheOlderOne() async throws {
+        let f = try FleetFixture()
+        _ = try await f.enroll("vps-1")
+        let fleet = f.fleet
+        let older = Task { try await fleet.nextCommand(agent: "vps-1", wait: 30) }
+        let deadline = Date().addingTimeInterval(10)
+        while await fleet.polls.latest("vps-1") == nil && Date() < deadline { await Task.yield() }
+        let started = Date()
+        let newer = Task { try await fleet.nextCommand(agent: "vps-1", wait: 30) }
+        #expect(try await older.value == nil)
+        #expect(Date().timeIntervalSince(started) < 5, "the older poll should leave at once")
+        _ = try await f.fleet.queueCommand(agent: "vps-1", kind: "diagnose", params: [:], dryRun: false, actor: "t")
+        #expect(try await newer.value?.kind == "diagnose")
+    }
+
     @Test func commandsForUnknownOrRevokedAgentsAreRefused() async throws {
         let f = try FleetFixture()
         await #expect(throws: FleetError.unknownAgent("ghost")) { try await f.fleet.queueCommand(agent: "ghost", kind: "diagnose", params: [:], dryRun: false, actor: "t") }

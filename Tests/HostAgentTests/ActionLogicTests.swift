@@ -15,14 +15,14 @@ final class FakeDockerEngine: DockerEngine, @unchecked Sendable {
 
     var calls: [String] { lock.withLock { _calls } }
 
-    func add(_ service: String, state: String = "running", exitCode: Int = 0, oomKilled: Bool = false, memoryLimit: Int64 = 0, project: String = "qfieldcloud") {
+    func add(_ service: String, state: String = "running", exitCode: Int = 0, oomKilled: Bool = false, memoryLimit: Int64 = 0, restartCount: Int = 0, project: String = "qfieldcloud") {
         lock.withLock {
             let id = "\(service)-id-\(_containers.count)"
             _containers.append(DockerContainer(
                 id: id, name: "\(project)_\(service)_1", image: "img", imageID: "sha256:\(service)", state: state,
                 labels: ["com.docker.compose.project": project, "com.docker.compose.service": service]))
             _states[id] = DockerContainerState(
-                id: id, name: "\(project)_\(service)_1", status: state, health: nil, restartCount: 0, exitCode: exitCode, oomKilled: oomKilled,
+                id: id, name: "\(project)_\(service)_1", status: state, health: nil, restartCount: restartCount, exitCode: exitCode, oomKilled: oomKilled,
                 startedAt: Date(timeIntervalSince1970: 1_790_000_000), finishedAt: nil, image: "img", tty: false, memoryLimit: memoryLimit)
         }
     }
@@ -102,12 +102,14 @@ func makeContext(_ engine: FakeDockerEngine, policy: ActionPolicy = ActionPolicy
 
     @Test func oomKillsAreFoundEvenWhenTheEngineDoesNotSaySo() throws {
         let engine = FakeDockerEngine()
-        engine.add("worker_wrapper", state: "exited", exitCode: 137, oomKilled: false, memoryLimit: 1000 << 20)
+        engine.add("worker_wrapper", state: "restarting", exitCode: 137, oomKilled: false, memoryLimit: 1000 << 20, restartCount: 2)
         engine.add("app", state: "exited", exitCode: 137, oomKilled: true)
-        engine.add("nginx", state: "exited", exitCode: 137, oomKilled: false, memoryLimit: 0)
+        engine.add("nginx", state: "exited", exitCode: 137, oomKilled: false, memoryLimit: 0, restartCount: 2)
+        engine.add("ofelia", state: "exited", exitCode: 137, oomKilled: false, memoryLimit: 64 << 20, restartCount: 0)
         let findings = DockerProbe.findings(try statuses(engine), required: [], project: "qfieldcloud")
         let oom = Set(findings.filter { $0.code == "service.oom_killed" }.map(\.subject))
-        // nginx: 137 without a memory limit is a kill, not the OOM killer.
+        // nginx: 137 without a memory limit is a kill, not the OOM killer; ofelia: `docker kill`
+        // (no restart by the policy) is not either.
         #expect(oom == ["worker_wrapper", "app"])
     }
 }

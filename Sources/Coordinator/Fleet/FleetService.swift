@@ -13,6 +13,7 @@ struct FleetService: Sendable {
     let tokenLifetime: TimeInterval
     let clock: any WallClock
     let notifier: Notifier
+    let polls = PollRegistry()
 
     init(
         store: any CoordinatorStore, authority: CertificateAuthority, certificateLifetime: TimeInterval,
@@ -147,16 +148,24 @@ struct FleetService: Sendable {
     }
 
     /// The next command for `agent`, waiting up to `wait` seconds for one to be queued.
-    func nextCommand(agent: String, wait: TimeInterval) async throws -> Command? {
+    /// `stillConnected` is asked right before a command is claimed: a long-poll whose agent
+    /// went away (restarted) must not take a command it can no longer deliver.
+    func nextCommand(agent: String, wait: TimeInterval, stillConnected: @Sendable () -> Bool = { true }) async throws -> Command? {
         let deadline = Date().addingTimeInterval(wait)
+        let poll = await polls.begin(agent)
+        // Wake an older poll of this agent so that it sees it is stale and leaves.
+        await notifier.notify(Self.queueKey(agent))
+        let key = Self.queueKey(agent)
         while true {
+            let seen = await notifier.generation(key)
+            guard stillConnected(), await polls.isCurrent(agent, poll) else { return nil }
             if let record = try await store.claimNextCommand(agent: agent, now: clock.now()) {
                 return record.wireCommand
             }
             let remaining = deadline.timeIntervalSinceNow
             if remaining <= 0 || Task.isCancelled { return nil }
             // Re-check every 5 s even without a wake-up (another coordinator may have queued it).
-            guard await notifier.wait(Self.queueKey(agent), timeout: min(remaining, 5)) else { return nil }
+            guard await notifier.wait(key, since: seen, timeout: min(remaining, 5)) else { return nil }
         }
     }
 
@@ -176,11 +185,13 @@ struct FleetService: Sendable {
     /// The command, once finished or after `wait` seconds, whichever comes first.
     func awaitCommand(id: String, wait: TimeInterval) async throws -> CommandRecord {
         let deadline = Date().addingTimeInterval(wait)
+        let key = Self.resultKey(id)
         while true {
+            let seen = await notifier.generation(key)
             guard let record = try await store.command(id: id) else { throw FleetError.notFound("command \(id)") }
             let remaining = deadline.timeIntervalSinceNow
             if record.state.isFinished || remaining <= 0 || Task.isCancelled { return record }
-            guard await notifier.wait(Self.resultKey(id), timeout: min(remaining, 2)) else { return record }
+            guard await notifier.wait(key, since: seen, timeout: min(remaining, 2)) else { return record }
         }
     }
 }

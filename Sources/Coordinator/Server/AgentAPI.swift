@@ -38,7 +38,8 @@ struct AgentAPI: Sendable {
         router.get("/v1/commands/next") { request, context in
             let agent = try await authenticator.authenticate(context)
             let wait = min(max(request.uri.queryParameters.get("wait", as: Double.self) ?? 0, 0), maxLongPoll)
-            if let command = try await fleet.nextCommand(agent: agent.name, wait: wait) {
+            let channel = context.channel
+            if let command = try await fleet.nextCommand(agent: agent.name, wait: wait, stillConnected: { channel.isActive }) {
                 return JSONResponse.make(command)
             }
             return Response(status: .noContent)

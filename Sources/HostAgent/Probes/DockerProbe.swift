@@ -56,9 +56,10 @@ struct DockerProbe: Probe {
             if let finished = status.finishedAt { evidence["finished_at"] = WireDate.format(finished) }
             if let started = status.startedAt { evidence["started_at"] = WireDate.format(started) }
             if let health = status.health { evidence["health"] = health }
-            // Some engines (cgroup v1 without OOM notification) never set OOMKilled; a SIGKILL
-            // (137) of a container under a memory limit is then the kernel's OOM killer.
-            let killedUnderLimit = status.state != "running" && status.exitCode == 137 && status.memoryLimit > 0
+            // Some engines never set OOMKilled. A SIGKILL (137) under a memory limit that the
+            // restart policy answered (so not `docker kill`/`stop`, which disable it) is then
+            // the kernel's OOM killer.
+            let killedUnderLimit = status.state != "running" && status.exitCode == 137 && status.memoryLimit > 0 && status.restartCount > 0
             if status.oomKilled || killedUnderLimit {
                 evidence["oom_killed"] = status.oomKilled ? "true" : "not reported by the engine; exit 137 under a memory limit"
                 if status.memoryLimit > 0 { evidence["memory_limit_bytes"] = String(status.memoryLimit) }
