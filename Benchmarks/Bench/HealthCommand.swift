@@ -72,7 +72,7 @@ struct HealthCommand: ParsableCommand {
         let plannedAgents = try loaded.enumerated().map { index, identity in
             let template = try ReportTemplate(agent: identity.name, index: index)
             try template.selfCheck()
-            return (identity: identity, template: template)
+            return SimulatedAgent(identity: identity, template: template)
         }
         for pid in serverPIDs where !ProcessTreeSampler.isAlive(pid) {
             throw BenchError("--server-pid \(pid) is not a running process")

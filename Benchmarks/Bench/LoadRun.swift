@@ -1,6 +1,12 @@
 import Foundation
 import Shared
 
+/// One enrolled agent of the benchmark: its certificate files and the report it sends.
+struct SimulatedAgent: Sendable {
+    var identity: BenchIdentity
+    var template: ReportTemplate
+}
+
 /// Drives `POST /v1/health` from worker threads, each owning a few simulated agents; every
 /// agent has its own certificate and its own libcurl handle, so its own kept-alive TLS
 /// connection. Requests that complete inside the measured window count.
@@ -8,7 +14,7 @@ struct LoadRun: Sendable {
     struct Plan: Sendable {
         var healthURL: String
         var caFile: String
-        var agents: [(identity: BenchIdentity, template: ReportTemplate)]
+        var agents: [SimulatedAgent]
         var threads: Int
         /// Total reports per second offered, spread evenly over the threads; nil sends as fast
         /// as answers come back (closed loop, one request in flight per thread).
@@ -90,7 +96,7 @@ struct LoadRun: Sendable {
     }
 
     private static func work(
-        plan: Plan, window: Window, thread: Int, agents: [(identity: BenchIdentity, template: ReportTemplate)]
+        plan: Plan, window: Window, thread: Int, agents: [SimulatedAgent]
     ) -> Tally {
         var tally = Tally()
         let clients = agents.map { agent in
