@@ -14,6 +14,7 @@ struct FleetService: Sendable {
     let clock: any WallClock
     let notifier: Notifier
     let polls = PollRegistry()
+    let authorizations = AuthorizationCache()
 
     init(
         store: any CoordinatorStore, authority: CertificateAuthority, certificateLifetime: TimeInterval,
@@ -108,6 +109,7 @@ struct FleetService: Sendable {
         let now = clock.now()
         let count = try await store.revokeAgent(
             named: name, now: now, audit: AuditEntry(at: now, actor: actor, action: "agent.revoked", subject: name))
+        authorizations.clear()
         await notifier.notify(Self.queueKey(name))
         return count
     }

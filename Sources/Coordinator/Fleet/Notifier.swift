@@ -15,6 +15,8 @@ actor Notifier {
 
     func generation(_ key: String) -> UInt64 { generations[key] ?? 0 }
 
+    func waiting(_ key: String) -> Int { waiters[key]?.count ?? 0 }
+
     /// Waits for a notify of `key` after generation `since`, at most `timeout` seconds.
     /// Returns false once the notifier is closed (the server is shutting down).
     @discardableResult

@@ -16,6 +16,7 @@ struct AgentAuthenticator: Sendable {
     let store: any CoordinatorStore
     let clock: any WallClock
     let rejections: RejectionLog
+    var cache: AuthorizationCache?
 
     func authenticate(_ context: AgentRequestContext) async throws -> AgentPrincipal {
         let peer = context.remoteAddress
@@ -29,9 +30,19 @@ struct AgentAuthenticator: Sendable {
             await rejections.record(peer: peer, reason: "no client certificate")
             throw APIError(.unauthorized, "client_certificate_required", "a client certificate is required: enroll this agent first")
         }
+        let der: [UInt8]
+        do {
+            der = try nioCertificate.toDERBytes()
+        } catch {
+            await rejections.record(peer: peer, reason: "unparseable client certificate")
+            throw APIError(.unauthorized, "bad_certificate", "the client certificate cannot be parsed")
+        }
+        let now = clock.now()
+        let key = Data(der)
+        if let cached = cache?.lookup(key, now: now) { return cached.principal }
         let certificate: Certificate
         do {
-            certificate = try Certificate(derEncoded: try nioCertificate.toDERBytes())
+            certificate = try Certificate(derEncoded: der)
         } catch {
             await rejections.record(peer: peer, reason: "unparseable client certificate")
             throw APIError(.unauthorized, "bad_certificate", "the client certificate cannot be parsed")
@@ -41,7 +52,6 @@ struct AgentAuthenticator: Sendable {
             throw APIError(.forbidden, "no_identity", PKIError.noAgentIdentity.description)
         }
         // The handshake checked validity, but a kept-alive connection can outlive the certificate.
-        let now = clock.now()
         guard certificate.notValidAfter > now, certificate.notValidBefore <= now.addingTimeInterval(300) else {
             await rejections.record(peer: peer, reason: "expired certificate for \(name)")
             throw APIError(.forbidden, "certificate_expired", "the client certificate for \(name) has expired; re-enroll the agent")
@@ -49,7 +59,9 @@ struct AgentAuthenticator: Sendable {
         let serial = certificate.serialHex
         switch try await store.authorize(agent: name, serial: serial) {
         case .allowed:
-            return AgentPrincipal(name: name, serial: serial)
+            let principal = AgentPrincipal(name: name, serial: serial)
+            cache?.remember(key, AuthorizationCache.Entry(principal: principal, notAfter: certificate.notValidAfter, checkedAt: now))
+            return principal
         case .revoked:
             await rejections.record(peer: peer, reason: "revoked certificate for \(name)")
             throw APIError(.forbidden, "revoked", "the certificate for agent \(name) is revoked")

@@ -32,7 +32,7 @@ struct CoordinatorServer {
 
         let agentRouter = Router(context: AgentRequestContext.self)
         AgentAPI(
-            fleet: fleet, authenticator: AgentAuthenticator(store: store, clock: clock, rejections: rejections),
+            fleet: fleet, authenticator: AgentAuthenticator(store: store, clock: clock, rejections: rejections, cache: fleet.authorizations),
             maxBodyBytes: config.maxBodyBytes, maxLongPoll: config.maxLongPoll
         ).register(on: agentRouter)
 

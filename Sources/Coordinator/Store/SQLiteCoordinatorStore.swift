@@ -93,10 +93,12 @@ final class SQLiteCoordinatorStore: CoordinatorStore {
 
     func authorize(agent: String, serial: String) async throws -> AuthorizationDecision {
         try await pool.read { db in
-            guard let state = try String.fetchOne(db, sql: "SELECT state FROM agents WHERE name = ?", arguments: [agent]) else {
+            let agentQuery = try db.cachedStatement(sql: "SELECT state FROM agents WHERE name = ?")
+            guard let state = try String.fetchOne(agentQuery, arguments: [agent]) else {
                 return .unknownAgent
             }
-            guard let row = try Row.fetchOne(db, sql: "SELECT agent, revoked_at FROM certificates WHERE serial = ?", arguments: [serial]),
+            let certificateQuery = try db.cachedStatement(sql: "SELECT agent, revoked_at FROM certificates WHERE serial = ?")
+            guard let row = try Row.fetchOne(certificateQuery, arguments: [serial]),
                   (row["agent"] as String) == agent
             else {
                 return .unknownCertificate
@@ -129,7 +131,7 @@ final class SQLiteCoordinatorStore: CoordinatorStore {
                 }
             }
             if let newest {
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         UPDATE agents SET
                             last_report_at = CASE WHEN last_sequence IS NULL OR ? > last_sequence THEN ? ELSE last_report_at END,
@@ -137,8 +139,8 @@ final class SQLiteCoordinatorStore: CoordinatorStore {
                             last_sequence = MAX(COALESCE(last_sequence, ?), ?),
                             report_count = report_count + ?
                         WHERE name = ?
-                        """,
-                    arguments: [newest.sequence, received, newest.sequence, newest.id, newest.sequence, newest.sequence, accepted, agent])
+                        """
+                ).execute(arguments: [newest.sequence, received, newest.sequence, newest.id, newest.sequence, newest.sequence, accepted, agent])
             }
             return HealthReceipt(accepted: accepted, duplicates: duplicates)
         }

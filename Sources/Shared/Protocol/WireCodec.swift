@@ -39,22 +39,20 @@ public enum WireCodec {
     /// Decodes a versioned body, rejecting unknown versions and malformed JSON with a
     /// `WireError` that says what was wrong.
     public static func decode<T: VersionedBody>(_ type: T.Type, from data: Data) throws(WireError) -> T {
-        let envelope: VersionEnvelope
+        // One parse on the happy path; the envelope is read only to explain a failure.
+        let decoded: T
         do {
-            envelope = try JSONDecoder().decode(VersionEnvelope.self, from: data)
+            decoded = try decoder().decode(T.self, from: data)
         } catch {
-            throw WireError.malformed("body is not a JSON object with a numeric \"version\" field")
-        }
-        guard envelope.version == version else {
-            throw WireError.unsupportedVersion(envelope.version)
-        }
-        do {
-            return try decoder().decode(T.self, from: data)
-        } catch let error as DecodingError {
-            throw WireError.malformed(describe(error))
-        } catch {
+            guard let envelope = try? JSONDecoder().decode(VersionEnvelope.self, from: data) else {
+                throw WireError.malformed("body is not a JSON object with a numeric \"version\" field")
+            }
+            guard envelope.version == version else { throw WireError.unsupportedVersion(envelope.version) }
+            if let error = error as? DecodingError { throw WireError.malformed(describe(error)) }
             throw WireError.malformed("\(error)")
         }
+        guard decoded.version == version else { throw WireError.unsupportedVersion(decoded.version) }
+        return decoded
     }
 
     /// Decodes a plain (unversioned) JSON value, used for stored copies of wire bodies.
