@@ -146,6 +146,24 @@ final class FleetFixture {
         #expect(try await f.store.latestReport(agent: "vps-1")?.id == "r7")
     }
 
+    @Test func concurrentBatchesAreCommittedTogetherAndEachAnsweredRightly() async throws {
+        let f = try FleetFixture()
+        let names = (0..<12).map { "vps-\($0)" }
+        for name in names { _ = try await f.enroll(name) }
+        let fleet = f.fleet
+        let receipts = try await withThrowingTaskGroup(of: HealthReceipt.self) { group in
+            for (index, name) in names.enumerated() {
+                let batch = HealthBatch(reports: (1...Int64(index % 3 + 1)).map { report(name, $0, id: "\(name)-\($0)") })
+                group.addTask { try await fleet.receive(batch, from: name) }
+            }
+            return try await group.reduce(into: [HealthReceipt]()) { $0.append($1) }
+        }
+        #expect(receipts.map(\.accepted).reduce(0, +) == names.indices.map { $0 % 3 + 1 }.reduce(0, +))
+        for (index, name) in names.enumerated() {
+            #expect(try await f.store.agent(named: name)?.reportCount == Int64(index % 3 + 1))
+        }
+    }
+
     @Test func aReportForAnotherAgentIsRefused() async throws {
         let f = try FleetFixture()
         _ = try await f.enroll("vps-1")

@@ -5,9 +5,11 @@ import Shared
 /// The embedded store: one SQLite file in WAL mode under `data_dir`.
 final class SQLiteCoordinatorStore: CoordinatorStore {
     let pool: DatabasePool
+    private let reportWriter: ReportWriter
 
     init(path: String, readonly: Bool = false) throws {
         pool = try SQLiteStore.openPool(path: path, readonly: readonly)
+        reportWriter = ReportWriter(pool: pool)
         if !readonly {
             try CoordinatorMigrations.migrator.migrate(pool)
         }
@@ -112,38 +114,42 @@ final class SQLiteCoordinatorStore: CoordinatorStore {
 
     func storeReports(agent: String, reports: [HealthReport], receivedAt: Date) async throws -> HealthReceipt {
         let encoder = WireCodec.encoder()
-        let encoded = try reports.map { ($0, String(decoding: try encoder.encode($0), as: UTF8.self)) }
-        let received = WireDate.format(receivedAt)
-        return try await pool.write { db in
-            var accepted = 0
-            var duplicates = 0
-            var newest: HealthReport?
-            let statement = try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO health_reports (id, agent, sequence, created_at, received_at, body) VALUES (?, ?, ?, ?, ?, ?)
-                """)
-            for (report, body) in encoded {
-                try statement.execute(arguments: [report.id, agent, report.sequence, WireDate.format(report.createdAt), received, body])
-                if db.changesCount == 1 {
-                    accepted += 1
-                    if newest == nil || report.sequence > newest!.sequence { newest = report }
-                } else {
-                    duplicates += 1
-                }
+        let batch = ReportBatch(
+            agent: agent, reports: try reports.map { ($0, String(decoding: try encoder.encode($0), as: UTF8.self)) },
+            received: WireDate.format(receivedAt))
+        return try await reportWriter.submit(batch)
+    }
+
+    /// Writes one agent's batch inside the caller's transaction.
+    static func store(_ batch: ReportBatch, in db: Database) throws -> HealthReceipt {
+        var accepted = 0
+        var duplicates = 0
+        var newest: HealthReport?
+        let statement = try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO health_reports (id, agent, sequence, created_at, received_at, body) VALUES (?, ?, ?, ?, ?, ?)
+            """)
+        for (report, body) in batch.reports {
+            try statement.execute(arguments: [report.id, batch.agent, report.sequence, WireDate.format(report.createdAt), batch.received, body])
+            if db.changesCount == 1 {
+                accepted += 1
+                if newest == nil || report.sequence > newest!.sequence { newest = report }
+            } else {
+                duplicates += 1
             }
-            if let newest {
-                try db.cachedStatement(
-                    sql: """
-                        UPDATE agents SET
-                            last_report_at = CASE WHEN last_sequence IS NULL OR ? > last_sequence THEN ? ELSE last_report_at END,
-                            last_report_id = CASE WHEN last_sequence IS NULL OR ? > last_sequence THEN ? ELSE last_report_id END,
-                            last_sequence = MAX(COALESCE(last_sequence, ?), ?),
-                            report_count = report_count + ?
-                        WHERE name = ?
-                        """
-                ).execute(arguments: [newest.sequence, received, newest.sequence, newest.id, newest.sequence, newest.sequence, accepted, agent])
-            }
-            return HealthReceipt(accepted: accepted, duplicates: duplicates)
         }
+        if let newest {
+            try db.cachedStatement(
+                sql: """
+                    UPDATE agents SET
+                        last_report_at = CASE WHEN last_sequence IS NULL OR ? > last_sequence THEN ? ELSE last_report_at END,
+                        last_report_id = CASE WHEN last_sequence IS NULL OR ? > last_sequence THEN ? ELSE last_report_id END,
+                        last_sequence = MAX(COALESCE(last_sequence, ?), ?),
+                        report_count = report_count + ?
+                    WHERE name = ?
+                    """
+            ).execute(arguments: [newest.sequence, batch.received, newest.sequence, newest.id, newest.sequence, newest.sequence, accepted, batch.agent])
+        }
+        return HealthReceipt(accepted: accepted, duplicates: duplicates)
     }
 
     func latestReport(agent: String) async throws -> HealthReport? {
