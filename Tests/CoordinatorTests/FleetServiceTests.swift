@@ -158,7 +158,9 @@ final class FleetFixture {
             }
             return try await group.reduce(into: [HealthReceipt]()) { $0.append($1) }
         }
-        #expect(receipts.map(\.accepted).reduce(0, +) == names.indices.map { $0 % 3 + 1 }.reduce(0, +))
+        let accepted = receipts.map(\.accepted).reduce(0, +)
+        let sent = names.indices.map { $0 % 3 + 1 }.reduce(0, +)
+        #expect(accepted == sent)
         for (index, name) in names.enumerated() {
             #expect(try await f.store.agent(named: name)?.reportCount == Int64(index % 3 + 1))
         }
