@@ -54,7 +54,10 @@ public enum ReportFormatter {
                 ["PROBE", "TIME", "RESULT"],
                 report.probes.map { [$0.name, String(format: "%.1f ms", $0.durationMs), $0.error ?? "ok"] }))
         }
-        if report.findings.isEmpty {
+        let blind = report.probes.filter { $0.error != nil }.count
+        if report.findings.isEmpty && blind > 0 {
+            sections.append("No findings from the probes that ran; \(blind) probe(s) could not look (see PROBE above).")
+        } else if report.findings.isEmpty {
             sections.append("No findings: everything checked is within its thresholds.")
         } else {
             sections.append(TextTable.render(
