@@ -19,6 +19,7 @@
 # building them).
 # The container reaches the mirror only while its dependencies are downloaded; the test
 # itself runs without a network (both programs talk over the container's loopback).
+# shellcheck disable=SC2016 # '${…}' here is for dpkg-query or the container's shell
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
