@@ -42,6 +42,14 @@ import Testing
         }
     }
 
+    @Test func checkConfigPassesOnAFreshlyInitialisedCoordinator() throws {
+        let h = try Harness()
+        try h.initCoordinator()
+        let check = try h.coordinator(["check-config"])
+        try check.expectSuccess("coordinator check-config")
+        #expect(check.stdout.contains(": ok"), "\(check.stdout)")
+    }
+
     @Test func configErrorsExitTwoWithFileAndLine() throws {
         let h = try Harness()
         let path = h.root + "/agent.toml"

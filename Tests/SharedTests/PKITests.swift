@@ -75,6 +75,13 @@ import X509
         #expect(try PEMFile.fingerprint(reparsed) == (try ca.fingerprint()))
     }
 
+    @Test func aChainFileYieldsItsLeaf() throws {
+        let ca = try CertificateAuthority.create()
+        let leaf = try ca.issueServerCertificate(names: ["localhost"], key: P256.Signing.PrivateKey())
+        let chain = try PEMFile.pem(leaf) + PEMFile.pem(ca.certificate)
+        #expect(try PEMFile.certificate(fromPEM: chain, what: "chain") == leaf)
+    }
+
     @Test func pemLinesAreAtMost64Characters() throws {
         let ca = try CertificateAuthority.create()
         let pem = try PEMFile.pem(ca.certificate) + ca.keyPEM

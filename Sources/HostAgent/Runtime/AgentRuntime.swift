@@ -55,8 +55,9 @@ final class AgentRuntime: Sendable {
         startThread("fieldmedic-commands", done) { [self] in commandLoop() }
         startThread("fieldmedic-events", done) { [self] in eventLoop() }
         let signals = installSignalHandlers()
-        done.wait()
-        _ = signals
+        // The sources must outlive the wait: an optimised build would release them at once
+        // and SIGTERM would then be ignored.
+        withExtendedLifetime(signals) { done.wait() }
         logger.info("agent stopped", metadata: ["spooled": "\(spool.count)"])
     }
 

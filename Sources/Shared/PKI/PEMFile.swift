@@ -5,10 +5,11 @@ import X509
 
 /// Reading and writing the PEM files FieldMedic keeps: certificates and PKCS#8 P-256 keys.
 public enum PEMFile {
+    /// The first certificate of a PEM file (a chain file starts with the leaf).
     public static func readCertificate(_ path: String, what: String = "certificate") throws -> Certificate {
         let text = try readText(path, what: what)
         do {
-            return try Certificate(pemEncoded: text)
+            return try Certificate(pemEncoded: firstCertificateBlock(text))
         } catch {
             throw PKIError.invalidPEM(what: "\(what) at \(path)", reason: "\(error)")
         }
@@ -25,10 +26,16 @@ public enum PEMFile {
 
     public static func certificate(fromPEM text: String, what: String) throws -> Certificate {
         do {
-            return try Certificate(pemEncoded: text)
+            return try Certificate(pemEncoded: firstCertificateBlock(text))
         } catch {
             throw PKIError.invalidPEM(what: what, reason: "\(error)")
         }
+    }
+
+    static func firstCertificateBlock(_ text: String) -> String {
+        let end = "-----END CERTIFICATE-----"
+        guard let range = text.range(of: end) else { return text }
+        return String(text[..<range.upperBound])
     }
 
     public static func pem(_ certificate: Certificate) throws -> String {
