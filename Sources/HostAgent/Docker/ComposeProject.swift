@@ -34,8 +34,20 @@ struct ComposeProject: Sendable {
         return values
     }
 
+    /// Which compose CLI answered, per socket: detecting it costs two process starts (one of
+    /// them Python), too much to repeat every probe cycle. Installing the other one needs an
+    /// agent restart to be noticed.
+    private static let detected = LockedValue<[String: [String]]>([:])
+
     /// `docker compose` (v2 plugin) when it answers, else `docker-compose` (v1).
     func composeCommand() async -> [String]? {
+        if let known = Self.detected.value[dockerSocket] { return known }
+        guard let found = await detectComposeCommand() else { return nil }
+        Self.detected.withLock { $0[dockerSocket] = found }
+        return found
+    }
+
+    private func detectComposeCommand() async -> [String]? {
         let environment = ["DOCKER_HOST": "unix://\(dockerSocket)"]
         if let outcome = try? await runner.run(ProcessCommand(executable: "docker", arguments: ["compose", "version"], environment: environment, timeout: 20)),
            outcome.succeeded {
