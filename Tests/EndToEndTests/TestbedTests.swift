@@ -118,7 +118,9 @@ import Testing
             finding = await probe().collect().findings.first { $0.code == "service.oom_killed" && $0.subject == "worker_wrapper" }
             return finding != nil
         }
-        #expect(finding?.evidence["exit_code"] == "137")
+        // Either the engine's own flag (it stays set after the policy restarts the container,
+        // so the exit code may already be 0 again) or a 137 under the limit.
+        #expect(finding?.evidence["oom_killed"] == "true" || finding?.evidence["exit_code"] == "137", "\(String(describing: finding))")
         #expect(finding?.evidence["memory_limit_bytes"] == String(64 << 20))
         try env.workerMode(.ok)
     }
