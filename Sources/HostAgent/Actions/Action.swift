@@ -51,9 +51,15 @@ extension Action {
     var risk: ActionRisk { Self.risk }
 
     /// Plans, and unless `dryRun`, executes.
-    func run(_ parameters: ActionParameters, dryRun: Bool, _ context: ActionContext) async throws(ActionError) -> ActionOutcome {
+    /// `beforeExecuting` sees the plan (its subject is known only once the parameters are
+    /// checked) and may refuse by throwing; it is not called for dry runs.
+    func run(
+        _ parameters: ActionParameters, dryRun: Bool, _ context: ActionContext,
+        beforeExecuting: (ActionOutcome) throws(ActionError) -> Void = { _ in }
+    ) async throws(ActionError) -> ActionOutcome {
         let started = Date()
         let planned = try await plan(parameters, context)
+        if !dryRun { try beforeExecuting(planned.outcome) }
         var outcome = dryRun ? planned.outcome : try await execute(planned, context)
         outcome.dryRun = dryRun
         outcome.durationSeconds = Date().timeIntervalSince(started)
@@ -102,12 +108,15 @@ enum ActionError: Error, CustomStringConvertible {
     case unavailable(String)
     /// It was attempted and failed part way.
     case failed(String)
+    /// The host's guardrails said no: nothing was done.
+    case refused(String)
 
     var description: String {
         switch self {
         case .invalidParameter(let why): return "invalid parameters: \(why)"
         case .unavailable(let why): return why
         case .failed(let why): return why
+        case .refused(let why): return why
         }
     }
 }

@@ -47,22 +47,27 @@ struct CommandExecutor: Sendable {
         }
         let parameters = ActionParameters(values: command.params, action: action.name)
         do {
-            if action.risk != .readOnly && !command.dryRun, let budget {
-                // The subject is known only once the parameters are checked: plan first (read-only).
-                let subject = try await action.run(parameters, dryRun: true, context).subject
-                switch try budget.claim(action: action.name, subject: subject, limits: limits, commandID: command.id) {
-                case .allowed: break
-                case .refused(let why): return result(.refused, why)
+            let guarded = action.risk != .readOnly ? budget : nil
+            let outcome = try await action.run(parameters, dryRun: command.dryRun, context) { (planned) throws(ActionError) in
+                guard let guarded else { return }
+                let decision: ActionBudget.Decision
+                do {
+                    decision = try guarded.claim(action: action.name, subject: planned.subject, limits: limits, commandID: command.id)
+                } catch {
+                    throw .unavailable("cannot read this host's action budget: \(error)")
                 }
+                if case .refused(let why) = decision { throw .refused(why) }
             }
-            let outcome = try await action.run(parameters, dryRun: command.dryRun, context)
             if command.dryRun { return result(.succeeded, "dry run: \(outcome.plan.count) step(s) planned, nothing changed", action: outcome) }
             switch outcome.verified {
             case .some(false): return result(.failed, "\(action.name) of \(outcome.subject) ran but did not verify", action: outcome)
             default: return result(.succeeded, "\(action.name) of \(outcome.subject) " + (outcome.verified == true ? "verified" : "done"), action: outcome)
             }
         } catch let error as ActionError {
-            if case .invalidParameter = error { return result(.refused, error.description) }
+            switch error {
+            case .invalidParameter, .refused: return result(.refused, error.description)
+            default: break
+            }
             return result(.failed, error.description)
         } catch {
             return result(.failed, "\(error)")
