@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages that FieldMedic's build, tests, demo and benchmarks need.
+# Installs the Debian 12 packages that FieldMedic's build, tests, packages, demo and
+# benchmarks need.
 # Idempotent: when every package is already installed it does not touch apt at all
 # (FIELDMEDIC_FORCE_APT=1 runs apt anyway). Never starts system services: the tests run
 # their own private dockerd and PostgreSQL (scripts/testenv.sh).
@@ -12,6 +13,9 @@ packages=(
   nginx                                            # demo and benchmarks
   iproute2 procps ca-certificates curl sqlite3     # ss/pgrep/TLS roots/curl/sqlite3 CLI
   python3                                          # free-port picking in testenv.sh (docker-compose needs it anyway)
+  debhelper dpkg-dev lintian                       # scripts/package.sh: dpkg-buildpackage, dpkg-shlibdeps, objdump, lintian
+  systemd                                          # scripts/package.sh: systemd-analyze security --offline=true
+  debootstrap                                      # scripts/package-test.sh: the clean bookworm root filesystem
 )
 
 log() { printf 'install-deps: %s\n' "$*"; }

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # The test command: Debian packages, a private docker engine + PostgreSQL + the QFieldCloud
-# testbed (scripts/testenv.sh), `swift build --build-tests`, then `swift test "$@"`.
-# Exits with swift test's status. The private environment is stopped on every exit path.
+# testbed (scripts/testenv.sh), `swift build --build-tests`, then `swift test "$@"`; then,
+# for a whole-suite run, the packages phase: scripts/package-test.sh builds the .debs
+# (scripts/package.sh: release build, lintian, systemd-analyze security) and installs,
+# enrolls, upgrades, removes and purges them in a clean bookworm container on a private
+# engine of its own. Fails when any phase fails. Everything started is stopped on every
+# exit path.
 #
 #   scripts/test.sh                          everything
-#   scripts/test.sh --filter DockerProbe     extra arguments go to `swift test` only
+#   scripts/test.sh --filter DockerProbe     extra arguments go to `swift test` only; with
+#                                            --filter or --skip there is no packages phase
+#   scripts/test.sh --no-package             everything but the packages phase (refused in CI)
 #
 # Environment: FIELDMEDIC_TESTENV_DIR (run dir, default .testrun), FIELDMEDIC_TESTBED=0
-# (do not bring the compose testbed up), FIELDMEDIC_FORCE_APT=1 (see install-deps.sh).
+# (do not bring the compose testbed up), FIELDMEDIC_FORCE_APT=1 (see install-deps.sh),
+# FIELDMEDIC_PACKAGE=0 (same as --no-package), CI=true (nothing may be skipped).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -88,6 +95,24 @@ trap finish EXIT
 trap 'on_signal SIGINT 130' INT
 trap 'on_signal SIGTERM 143' TERM
 
+# The packages phase runs for the whole suite only; CI skips nothing.
+step=arguments
+no_package=""
+[ "${FIELDMEDIC_PACKAGE:-1}" != 0 ] || no_package="FIELDMEDIC_PACKAGE=0"
+swift_args=()
+for arg in "$@"; do
+  case "$arg" in
+    --no-package) no_package="--no-package" ;;
+    --filter | --filter=* | --skip | --skip=*) swift_args+=("$arg"); no_package=${no_package:-"$arg (a subset of the tests)"} ;;
+    *) swift_args+=("$arg") ;;
+  esac
+done
+set -- ${swift_args[@]+"${swift_args[@]}"}
+if [ -n "$no_package" ] && [ "${CI:-}" = true ]; then
+  printf 'fieldmedic test: CI=true runs everything; refusing %s, which skips the packages phase\n' "$no_package" >&2
+  exit 2
+fi
+
 run_step "install deps" scripts/install-deps.sh
 
 # shellcheck source=scripts/testenv.sh
@@ -116,4 +141,13 @@ t0=$SECONDS
 status=0
 run_child swift test "$@" || status=$?
 timings+=("swift test $((SECONDS - t0))s")
-exit "$status"
+[ "$status" -eq 0 ] || exit "$status"
+
+if [ -z "$no_package" ]; then
+  # package-test.sh runs a private engine of its own; this one is done.
+  run_step "stop test environment" testenv_stop "$run_dir"
+  env_started=0
+  run_step "packages" run_child scripts/package-test.sh
+else
+  say "packages phase not run: $no_package"
+fi
