@@ -14,6 +14,7 @@
 # configs must be the text the programs write themselves (AgentConfigTemplate,
 # CoordinatorConfigTemplate): the script stops, showing the difference, when they drift.
 # Depends: comes from dpkg-shlibdeps over what the binaries link; the script prints both.
+# Both units must rate an exposure of at most 2.5 in `systemd-analyze security --offline=true`.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -49,7 +50,7 @@ esac
 
 # ---- tools -------------------------------------------------------------------------------
 
-need=(debhelper dpkg-dev libcurl4-openssl-dev libsqlite3-dev pkg-config)
+need=(debhelper dpkg-dev libcurl4-openssl-dev libsqlite3-dev pkg-config systemd)
 [ "$lintian" = 0 ] || need+=(lintian)
 missing=()
 for pkg in "${need[@]}"; do
@@ -109,6 +110,24 @@ for f in packaging/config/*.toml; do
   if grep -n '\\(' "$f" >&2; then die "$f still has a Swift interpolation (above); teach scripts/package.sh its value"; fi
 done
 [ "$sync" = 0 ] || exit 0
+
+# ---- the units' sandboxes ----------------------------------------------------------------
+
+# 0 is the most, 10 the least confined. The number cannot see the agent's biggest exposure,
+# the docker group (its unit's comments say why and what the sandbox still does).
+max_exposure=2.5
+for product in "${products[@]}"; do
+  unit=packaging/debian/$product.service
+  rating=$(systemd-analyze security --offline=true --no-pager "$unit" 2>&1) ||
+    { printf '%s\n' "$rating" >&2; die "systemd-analyze security --offline=true $unit failed"; }
+  exposure=$(printf '%s\n' "$rating" | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) .*/\1/p')
+  [ -n "$exposure" ] || { printf '%s\n' "$rating" >&2; die "no overall exposure level for $unit (output above)"; }
+  if ! awk -v e="$exposure" -v m="$max_exposure" 'BEGIN { exit !(e <= m) }'; then
+    printf '%s\n' "$rating" | grep -v '^✓' >&2
+    die "$unit: systemd-analyze security rates exposure $exposure, above $max_exposure (what counts against it above)"
+  fi
+  log "systemd-analyze security --offline=true $product.service: exposure $exposure (at most $max_exposure)"
+done
 
 # ---- binaries ----------------------------------------------------------------------------
 
