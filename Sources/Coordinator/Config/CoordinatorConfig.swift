@@ -12,6 +12,7 @@ struct CoordinatorConfig: Sendable {
     var offlineAfter: TimeInterval
     var maxBodyBytes: Int
     var maxLongPoll: TimeInterval
+    var tickets: TicketConfig
 
     static let defaultPath = "/etc/fieldmedic/coordinator.toml"
 
@@ -37,7 +38,8 @@ struct CoordinatorConfig: Sendable {
             tokenLifetime: try reader.duration("agents.token_lifetime", default: 3600, minimum: 1),
             offlineAfter: try reader.duration("agents.offline_after", default: 180, minimum: 1),
             maxBodyBytes: try reader.int("limits.max_body_bytes", default: 1 << 20, range: 1024...(64 << 20)),
-            maxLongPoll: try reader.duration("limits.max_long_poll", default: 60, minimum: 1))
+            maxLongPoll: try reader.duration("limits.max_long_poll", default: 60, minimum: 1),
+            tickets: try TicketConfig.load(from: reader))
         try reader.finish()
         return config
     }
@@ -55,6 +57,7 @@ struct CoordinatorPaths: Sendable {
     var serverCertificate: String { pkiDir + "/server.pem" }
     var serverKey: String { pkiDir + "/server.key" }
     var operatorToken: String { dataDir + "/operator.token" }
+    var outbox: String { dataDir + "/outbox" }
 }
 
 /// `HOST:PORT` or `[IPv6]:PORT`.

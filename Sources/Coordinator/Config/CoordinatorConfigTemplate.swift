@@ -9,11 +9,17 @@ enum CoordinatorConfigTemplate {
         # Where the database, the CA and the operator token live (mode 0700).
         data_dir = "\(dataDir)"
 
+        # What the ticket loop may do: "observe" (diagnose and report only), "propose" (every fix
+        # needs an approval), "fix" (the playbook's policy decides). New installs: start with observe.
+        mode = "fix"
+
         [listen]
         # Agents dial in here over mutual TLS. Open this port to your VPSs only.
         agents = "\(agentsListen)"
         # The local operator API used by this machine's CLI. Keep it on loopback.
         operator = "\(operatorListen)"
+        # Optional: GitHub webhook deliveries, plain HTTP (put it behind your TLS reverse proxy).
+        # webhook = "127.0.0.1:8091"
 
         [agents]
         # Lifetime of an agent's client certificate; agents renew at two thirds of it.
@@ -28,6 +34,33 @@ enum CoordinatorConfigTemplate {
         max_body_bytes = 1048576
         # Longest a command long-poll may wait before answering 204.
         max_long_poll = "60s"
+
+        # [github]: take tickets from a repository's issues and post reports there. Without this
+        # section the coordinator runs in outbox mode: reports are written under data_dir/outbox/.
+        # [github]
+        # repo = "acme/qfieldcloud-ops"
+        # api_url = "https://api.github.com"         # GitHub Enterprise: https://HOST/api/v3
+        # token_file = "/etc/fieldmedic/github.token" # mode 0600; fine-grained token with Issues: read/write
+        # poll_interval = "60s"                      # "0s" = webhook only
+        # webhook_secret_file = "/etc/fieldmedic/github-webhook.secret"   # needs [listen] webhook
+        # label = "fieldmedic"                        # only issues with this label (optional)
+        # approvers = ["alice", "bob"]                # GitHub logins whose /fieldmedic commands count
+        # approve_with_write_permission = false       # also anyone with write access to the repo
+        # mentions = ["alice"]                        # told on escalations and approval requests
+
+        # [guardrails]
+        # budget_per_hour = 3        # automatic fixes per host and action
+        # budget_per_day = 7
+        # breaker_failures = 5       # failed fixes fleet-wide within breaker_window pause all fixes
+        # breaker_window = "1h"
+        # approval_timeout = "24h"
+        # command_timeout = "5m"     # how long to wait for an agent's answer
+
+        # Per finding code: policy = "auto" | "approve" | "never", optional actions = [...].
+        # [playbook."service.down"]
+        # policy = "approve"
+        # [playbook."disk.high"]
+        # actions = ["prune_docker"]
 
         """
     }

@@ -180,6 +180,7 @@ struct FleetService: Sendable {
             throw FleetError.notFound("command \(commandID) for agent \(agent)")
         case .alreadyFinished(let record), .recorded(let record):
             await notifier.notify(Self.resultKey(commandID))
+            if record.requestedBy.hasPrefix("ticket:") { await notifier.notify(TicketEngine.wakeKey) }
             return record
         }
     }

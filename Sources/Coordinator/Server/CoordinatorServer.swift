@@ -51,8 +51,10 @@ struct CoordinatorServer {
             },
             logger: logger)
 
+        let tickets = try TicketServices.make(config: config, store: store, fleet: fleet, clock: clock, logger: logger)
         let operatorRouter = Router(context: BasicRequestContext.self)
         OperatorAPI(fleet: fleet, token: operatorToken, offlineAfter: config.offlineAfter, rejections: rejections).register(on: operatorRouter)
+        TicketOperatorAPI(engine: tickets.engine, mode: config.tickets.mode, mentions: config.tickets.github?.mentions ?? []).register(on: operatorRouter)
         let operatorApp = Application(
             router: operatorRouter,
             configuration: .init(address: .hostname(config.operatorListen.host, port: config.operatorListen.port), serverName: "fieldmedic-operator"),
@@ -61,13 +63,26 @@ struct CoordinatorServer {
             },
             logger: logger)
 
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: agentApp),
+            .init(service: operatorApp),
+            .init(service: tickets.runner),
+            .init(service: ShutdownHook(notifier: fleet.notifier)),
+        ]
+        if let webhook = tickets.webhook, let address = config.tickets.webhookListen {
+            let webhookRouter = Router(context: BasicRequestContext.self)
+            webhook.register(on: webhookRouter)
+            services.append(.init(service: Application(
+                router: webhookRouter,
+                configuration: .init(address: .hostname(address.host, port: address.port), serverName: "fieldmedic-webhook"),
+                onServerRunning: { channel in
+                    agentLogger.info("GitHub webhook listener ready", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
+                },
+                logger: logger)))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: agentApp),
-                    .init(service: operatorApp),
-                    .init(service: ShutdownHook(notifier: fleet.notifier)),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

@@ -70,6 +70,45 @@ enum CoordinatorMigrations {
                 );
                 """)
         }
+        migrator.registerMigration("v2-tickets") { db in
+            try db.execute(sql: """
+                CREATE TABLE tickets (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    issue_number INTEGER UNIQUE,
+                    finding_key TEXT,
+                    host TEXT,
+                    state TEXT NOT NULL,
+                    open INTEGER NOT NULL,
+                    due_at TEXT,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL,
+                    doc TEXT NOT NULL
+                );
+                CREATE INDEX tickets_open ON tickets(open, due_at);
+                CREATE INDEX tickets_finding ON tickets(finding_key, open);
+                CREATE TABLE github_deliveries (
+                    id TEXT PRIMARY KEY,
+                    event TEXT NOT NULL,
+                    received_at TEXT NOT NULL
+                );
+                CREATE TABLE processed_comments (
+                    id INTEGER PRIMARY KEY,
+                    ticket_id INTEGER NOT NULL,
+                    processed_at TEXT NOT NULL
+                );
+                CREATE TABLE ticket_locks (
+                    key TEXT PRIMARY KEY,
+                    ticket_id INTEGER NOT NULL,
+                    acquired_at TEXT NOT NULL
+                );
+                CREATE TABLE controls (
+                    key TEXT PRIMARY KEY,
+                    value TEXT NOT NULL,
+                    updated_at TEXT NOT NULL
+                );
+                CREATE INDEX commands_requested ON commands(requested_by, created_at);
+                """)
+        }
         return migrator
     }
 }

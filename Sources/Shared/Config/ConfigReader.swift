@@ -107,6 +107,11 @@ public final class ConfigReader {
         return table.keys.filter { table[$0]?.table != nil }
     }
 
+    /// Whether `key` (a value or a table) is present, without marking it as read.
+    public func contains(_ key: String) -> Bool {
+        lookup(Self.components(key)) != nil
+    }
+
     /// Key paths for sub-tables whose names contain dots: `["playbook", "disk.high", "policy"]`.
     public func string(path: [String]) throws(ConfigError) -> String? {
         try string(Self.display(path))
@@ -179,7 +184,7 @@ public final class ConfigReader {
         splitKey(key)
     }
 
-    static func display(_ components: [String]) -> String {
+    public static func display(_ components: [String]) -> String {
         components.map { $0.contains(".") || $0.contains(" ") ? "\"\($0)\"" : $0 }.joined(separator: ".")
     }
 

@@ -1,0 +1,92 @@
+import Foundation
+import Hummingbird
+import Shared
+
+/// Tickets, pause/resume and stats on the operator API (behind the same bearer token).
+struct TicketOperatorAPI: Sendable {
+    let engine: TicketEngine
+    let mode: RolloutMode
+    let mentions: [String]
+
+    func register(on router: Router<BasicRequestContext>) {
+        let group = router.group("/operator")
+        let store = engine.store
+        group.get("/tickets") { request, _ in
+            let all = request.uri.queryParameters.get("all") == "1"
+            let tickets = all ? try await store.allTickets() : try await store.openTickets()
+            return JSONResponse.make(tickets.map(TicketSummary.init))
+        }
+        group.post("/tickets") { request, _ in
+            let body = try await OperatorAPI.decode(OpenTicketRequest.self, request)
+            guard !body.title.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw APIError(.badRequest, "malformed", "a ticket needs a title")
+            }
+            let now = engine.clock.now()
+            var ticket = Ticket(source: .operator, title: body.title, body: body.body, author: OperatorAPI.actor(request), now: now)
+            if let host = body.host {
+                guard try await store.agent(named: host) != nil else { throw APIError(FleetError.unknownAgent(host)) }
+                ticket.labels = ["host:\(host)"]
+            }
+            let (stored, _) = try await engine.open(ticket, via: OperatorAPI.actor(request))
+            return JSONResponse.make(TicketSummary(stored), status: .created)
+        }
+        group.get("/tickets/{id}") { _, context in
+            let ticket = try await Self.ticket(context, store)
+            return JSONResponse.make(TicketDetail(ticket: ticket, report: TicketReport.render(ticket, mode: mode, mentions: mentions)))
+        }
+        group.post("/tickets/{id}/command") { request, context in
+            var ticket = try await Self.ticket(context, store)
+            let body = try await OperatorAPI.decode(TicketCommandRequest.self, request)
+            guard let verb = ChatCommand.Verb(rawValue: body.verb) else {
+                throw APIError(.badRequest, "malformed", "verb must be one of " + ChatCommand.Verb.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            let reply = try await engine.handle(ChatCommand(verb: verb, argument: body.argument), on: &ticket, author: OperatorAPI.actor(request), trusted: true)
+            let fresh = try await store.ticket(id: ticket.id) ?? ticket
+            return JSONResponse.make(TicketCommandResponse(ticket: TicketSummary(fresh), reply: reply))
+        }
+        group.post("/pause") { request, _ in
+            let body = try await OperatorAPI.decode(PauseRequest.self, request)
+            let key = try await Self.pauseKey(body.host, store)
+            let now = engine.clock.now()
+            let why = "by \(OperatorAPI.actor(request)) at \(WireDate.format(now))" + (body.reason.map { ": \(Redactor.redact($0))" } ?? "")
+            try await store.setControl(key, value: why, at: now, audit: AuditEntry(
+                at: now, actor: OperatorAPI.actor(request), action: "fixes.paused", subject: body.host ?? "fleet", details: ["reason": body.reason ?? ""]))
+            await engine.wake()
+            return JSONResponse.make(PauseState(controls: try await Self.controls(store)))
+        }
+        group.post("/resume") { request, _ in
+            let body = try await OperatorAPI.decode(PauseRequest.self, request)
+            let key = try await Self.pauseKey(body.host, store)
+            let now = engine.clock.now()
+            let actor = OperatorAPI.actor(request)
+            try await store.setControl(key, value: nil, at: now, audit: AuditEntry(at: now, actor: actor, action: "fixes.resumed", subject: body.host ?? "fleet"))
+            if body.host == nil, try await store.control("breaker") != nil {
+                try await store.setControl("breaker", value: nil, at: now, audit: AuditEntry(at: now, actor: actor, action: "breaker.closed", subject: "fleet"))
+            }
+            await engine.wake()
+            return JSONResponse.make(PauseState(controls: try await Self.controls(store)))
+        }
+        group.get("/pause") { _, _ in JSONResponse.make(PauseState(controls: try await Self.controls(store))) }
+        group.get("/stats") { _, _ in JSONResponse.make(TicketStats.compute(try await store.allTickets())) }
+    }
+
+    static func ticket(_ context: BasicRequestContext, _ store: any FullStore) async throws -> Ticket {
+        let text = try context.parameters.require("id")
+        guard let id = Int64(text), let ticket = try await store.ticket(id: id) else {
+            throw APIError(.notFound, "not_found", "no ticket \(text)")
+        }
+        return ticket
+    }
+
+    static func pauseKey(_ host: String?, _ store: any FullStore) async throws -> String {
+        guard let host else { return "pause" }
+        guard try await store.agent(named: host) != nil else { throw APIError(FleetError.unknownAgent(host)) }
+        return "pause:\(host)"
+    }
+
+    static func controls(_ store: any FullStore) async throws -> [String: String] {
+        var all = try await store.controls(prefix: "pause")
+        if let breaker = try await store.control("breaker") { all["breaker"] = breaker }
+        return all
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Hummingbird
+import Logging
+import Shared
+
+/// `POST /github/webhook`: GitHub deliveries, accepted only with a valid
+/// `X-Hub-Signature-256` (checked in constant time before anything is parsed or stored).
+struct WebhookAPI: Sendable {
+    let intake: IssueIntake
+    let verifier: WebhookVerifier
+    let repository: String
+    let store: any FullStore
+    let maxBodyBytes: Int
+    let clock: any WallClock
+    let logger: Logger
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/github/webhook") { request, context in
+            try await receive(request, context: context)
+        }
+        router.get("/healthz") { _, _ in "ok\n" }
+    }
+
+    func receive(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maxBodyBytes)
+        } catch {
+            return Self.answer(.contentTooLarge, "body over \(maxBodyBytes) bytes")
+        }
+        let bytes = Data(body.readableBytesView)
+        let signature = request.headers[.init("X-Hub-Signature-256")!]
+        guard verifier.isValid(body: bytes, signatureHeader: signature) else {
+            logger.warning("webhook delivery refused: bad or missing signature", metadata: ["delivery": "\(request.headers[.init("X-GitHub-Delivery")!] ?? "-")"])
+            return Self.answer(.unauthorized, "signature does not match")
+        }
+        let event = request.headers[.init("X-GitHub-Event")!] ?? ""
+        let delivery = request.headers[.init("X-GitHub-Delivery")!] ?? ""
+        guard !event.isEmpty, !delivery.isEmpty else { return Self.answer(.badRequest, "X-GitHub-Event and X-GitHub-Delivery are required") }
+        if try await store.deliverySeen(delivery) {
+            return Self.answer(.ok, "duplicate delivery \(delivery)")
+        }
+        let decoded: WebhookEvent
+        do {
+            decoded = try WebhookEvent.decode(event: event, body: bytes)
+        } catch {
+            return Self.answer(.badRequest, "\(error)")
+        }
+        if let full = Self.repositoryName(bytes), full.caseInsensitiveCompare(repository) != .orderedSame {
+            return Self.answer(.accepted, "ignored: delivery for \(full), configured for \(repository)")
+        }
+        let text = try await intake.handle(decoded)
+        _ = try await store.markDelivery(id: delivery, event: event, at: clock.now())
+        return Self.answer(.accepted, text)
+    }
+
+    static func repositoryName(_ body: Data) -> String? {
+        struct Envelope: Decodable { struct Repo: Decodable { var full_name: String? }; var repository: Repo? }
+        return (try? JSONDecoder().decode(Envelope.self, from: body))?.repository?.full_name
+    }
+
+    static func answer(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(string: text + "\n")))
+    }
+}

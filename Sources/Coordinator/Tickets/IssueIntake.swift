@@ -1,0 +1,157 @@
+import Foundation
+import Logging
+import Shared
+
+/// GitHub issues and comments → tickets, by polling (ETag, no public endpoint needed) and by
+/// webhook. Both paths end here; tickets are unique per issue and comments are handled once,
+/// so the two together never double anything.
+struct IssueIntake: Sendable {
+    let api: any GitHubAPI
+    let config: GitHubConfig
+    let engine: TicketEngine
+    let store: any FullStore
+    let clock: any WallClock
+    let logger: Logger
+
+    static let etagKey = "github.etag"
+    static let sinceKey = "github.since"
+    static let polledKey = "github.polled_at"
+
+    // MARK: Polling
+
+    /// One poll when the interval has passed. Errors are logged and retried next time:
+    /// GitHub being down delays intake, it never loses an issue (the `since` cursor only
+    /// moves after the issues were stored).
+    func pollIfDue() async {
+        guard config.pollInterval > 0 else { return }
+        let now = clock.now()
+        do {
+            if let last = try await store.control(Self.polledKey).flatMap(WireDate.parse),
+               now.timeIntervalSince(last) < config.pollInterval { return }
+            try await store.setControl(Self.polledKey, value: WireDate.format(now), at: now, audit: nil)
+            try await poll()
+        } catch {
+            logger.warning("polling GitHub failed; will try again", metadata: ["error": "\(Redactor.redact("\(error)"))"])
+        }
+    }
+
+    func poll() async throws {
+        let since = try await store.control(Self.sinceKey).flatMap(WireDate.parse)
+        let etag = try await store.control(Self.etagKey)
+        let api = self.api, label = config.label
+        let answer = try await Blocking.run { try api.pollIssues(since: since, label: label, etag: etag) }
+        guard case .issues(let issues, let newTag) = answer else { return }
+        var newest = since
+        for issue in issues {
+            try await ingest(issue, via: "github-poll")
+            if issue.number > 0, let ticket = try await store.ticket(issue: issue.number), issue.updatedAt > (ticket.github.commentsSeenAt ?? .distantPast) {
+                try await pollComments(ticket: ticket, issue: issue)
+            }
+            newest = max(newest ?? issue.updatedAt, issue.updatedAt)
+        }
+        let now = clock.now()
+        // GitHub's `since` is inclusive; the same issue seen again is harmless (idempotent).
+        if let newest { try await store.setControl(Self.sinceKey, value: WireDate.format(newest), at: now, audit: nil) }
+        if let newTag { try await store.setControl(Self.etagKey, value: newTag, at: now, audit: nil) }
+    }
+
+    private func pollComments(ticket start: Ticket, issue: GitHubIssue) async throws {
+        let api = self.api, number = issue.number, since = start.github.commentsSeenAt
+        let comments = try await Blocking.run { try api.comments(issue: number, since: since) }
+        for comment in comments {
+            try await ingestComment(comment, on: issue, via: "github-poll", edited: comment.updatedAt.timeIntervalSince(comment.createdAt) > 1)
+        }
+        if var ticket = try await store.ticket(issue: number) {
+            ticket.github.commentsSeenAt = max(comments.map(\.updatedAt).max() ?? issue.updatedAt, ticket.github.commentsSeenAt ?? .distantPast)
+            try await store.saveTicket(ticket, audit: nil)
+        }
+    }
+
+    // MARK: Webhook
+
+    /// Handles a verified delivery. Returns a short text for the HTTP answer.
+    func handle(_ event: WebhookEvent) async throws -> String {
+        switch event {
+        case .ping:
+            return "pong"
+        case .ignored(let name):
+            return "ignored event \(name)"
+        case .issue(let action, let issue, _):
+            guard ["opened", "reopened", "edited", "labeled", "unlabeled"].contains(action) else { return "ignored issues.\(action)" }
+            try await ingest(issue, via: "github-webhook")
+            return "ok"
+        case .comment(let action, let issue, let comment, _):
+            guard action == "created" else { return "ignored issue_comment.\(action) (edited comments never count)" }
+            try await ingestComment(comment, on: issue, via: "github-webhook", edited: false)
+            return "ok"
+        }
+    }
+
+    // MARK: Issues and comments
+
+    func ingest(_ issue: GitHubIssue, via: String) async throws {
+        guard !issue.isPullRequest else { return }
+        let now = clock.now()
+        if var ticket = try await store.ticket(issue: issue.number) {
+            var changed = false
+            if ticket.labels != issue.labels || ticket.body != (issue.body ?? "") || ticket.title != issue.title {
+                ticket.labels = issue.labels
+                ticket.body = issue.body ?? ""
+                ticket.title = issue.title
+                if ticket.host == nil { ticket.dueAt = now }
+                changed = true
+            }
+            if issue.state == "open" && ticket.github.closed {
+                // Reopened after we closed it: counts against the false-closure rate.
+                ticket.reopens.append(now)
+                ticket.github.closed = false
+                ticket.github.dirty = true
+                try await store.saveTicket(ticket, audit: AuditEntry(at: now, actor: via, action: "ticket.reopened", subject: ticket.subjectName,
+                                                                     details: ["issue": String(issue.number)]))
+                try await engine.restart(&ticket, reason: "the issue was reopened", actor: via)
+                return
+            }
+            if changed {
+                try await store.saveTicket(ticket, audit: nil)
+                await engine.wake()
+            }
+            return
+        }
+        guard issue.state == "open" else { return }
+        if let label = config.label, !issue.labels.contains(label) { return }
+        // Our own proactive issues come back through the poll before their number is saved.
+        if issue.labels.contains("fieldmedic:proactive") { return }
+        var ticket = Ticket(source: .github, title: issue.title, body: issue.body ?? "", author: issue.author, labels: issue.labels, now: now)
+        ticket.issueNumber = issue.number
+        ticket.issueURL = issue.htmlURL
+        ticket.github.labels = issue.labels
+        try await engine.open(ticket, via: via)
+    }
+
+    func ingestComment(_ comment: GitHubComment, on issue: GitHubIssue, via: String, edited: Bool) async throws {
+        if comment.body.contains(TicketReport.markerPrefix) || comment.body.contains(GitHubSink.replyMarker) { return }
+        guard let parsed = ChatCommand.parse(comment.body) else { return }
+        guard var ticket = try await store.ticket(issue: issue.number) else { return }
+        let now = clock.now()
+        guard try await store.markComment(id: comment.id, ticket: ticket.id, at: now) else { return }
+        if edited {
+            try await store.appendAudit(AuditEntry(at: now, actor: "github:\(comment.author)", action: "ticket.command_ignored", subject: ticket.subjectName,
+                                                   details: ["comment": String(comment.id), "reason": "edited comment"]))
+            return
+        }
+        let reply: String?
+        switch parsed {
+        case .failure(let error):
+            reply = "@\(comment.author): I do not know `\(error.text.prefix(80))`. Commands: " +
+                ChatCommand.Verb.allCases.map { "`/fieldmedic \($0.rawValue)`" }.joined(separator: ", ") + "."
+        case .success(let command):
+            reply = try await engine.handle(command, on: &ticket, author: comment.author)
+        }
+        if let reply, var fresh = try await store.ticket(id: ticket.id) {
+            fresh.github.replies.append(reply)
+            fresh.github.dirty = true
+            try await store.saveTicket(fresh, audit: nil)
+            await engine.wake()
+        }
+    }
+}

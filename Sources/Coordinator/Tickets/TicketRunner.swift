@@ -1,0 +1,46 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Shared
+
+/// Drives every open ticket: on start it resumes whatever a previous coordinator left open,
+/// then wakes on new tickets, command results and comments (or every two seconds).
+struct TicketRunner: Service {
+    let engine: TicketEngine
+    let publisher: TicketPublisher
+    let intake: IssueIntake?
+    let logger: Logger
+
+    func run() async throws {
+        let store = engine.store
+        let open = try await store.openTickets()
+        if !open.isEmpty {
+            logger.info("resuming open tickets", metadata: ["count": "\(open.count)", "ids": "\(open.map(\.id))"])
+        }
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let seen = await engine.fleet.notifier.generation(TicketEngine.wakeKey)
+                await tick()
+                _ = await engine.fleet.notifier.wait(TicketEngine.wakeKey, since: seen, timeout: 2)
+            }
+        }
+    }
+
+    /// One pass: intake, then every open ticket as far as it goes, then its report.
+    func tick() async {
+        await intake?.pollIfDue()
+        let tickets: [Ticket]
+        do { tickets = try await engine.store.openTickets() } catch {
+            logger.error("reading open tickets failed", metadata: ["error": "\(error)"])
+            return
+        }
+        for ticket in tickets {
+            do {
+                let advanced = try await engine.advance(ticket)
+                _ = try await publisher.publishIfNeeded(advanced)
+            } catch {
+                logger.error("ticket step failed; will retry", metadata: ["ticket": "\(ticket.id)", "error": "\(Redactor.redact("\(error)"))"])
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import Logging
+import Shared
+
+/// The ticket loop's parts, put together from `coordinator.toml`: GitHub when `[github]` is
+/// there, the outbox otherwise.
+struct TicketServices {
+    let engine: TicketEngine
+    let runner: TicketRunner
+    let webhook: WebhookAPI?
+
+    static func make(config: CoordinatorConfig, store: SQLiteCoordinatorStore, fleet: FleetService, clock: any WallClock, logger: Logger) throws -> TicketServices {
+        let settings = config.tickets
+        var api: (any GitHubAPI)?
+        if let github = settings.github {
+            let token = try github.tokenFile.map {
+                try SecretFile.readString($0, what: "GitHub token").trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            api = GitHubClient(apiURL: github.apiURL, repository: github.repository, token: token)
+        }
+        var permission: (@Sendable (String) async throws -> String)?
+        if let api {
+            permission = { @Sendable login in try await Blocking.run { () throws -> String in try api.permission(of: login) } }
+        }
+        let engine = TicketEngine(store: store, fleet: fleet, config: settings, clock: clock, logger: logger, permission: permission)
+        let sink: any TicketSink = api.map { GitHubSink(api: $0, logger: logger) } ?? OutboxSink(directory: config.paths.outbox, logger: logger)
+        let publisher = TicketPublisher(sink: sink, store: store, mode: settings.mode, mentions: settings.github?.mentions ?? [], clock: clock, logger: logger)
+        var intake: IssueIntake?
+        var webhook: WebhookAPI?
+        if let api, let github = settings.github {
+            let issueIntake = IssueIntake(api: api, config: github, engine: engine, store: store, clock: clock, logger: logger)
+            intake = issueIntake
+            if let secretFile = github.webhookSecretFile {
+                let secret = try SecretFile.readString(secretFile, what: "GitHub webhook secret").trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !secret.isEmpty else { throw OperationalError("the GitHub webhook secret in \(secretFile) is empty") }
+                webhook = WebhookAPI(intake: issueIntake, verifier: WebhookVerifier(secret: Array(secret.utf8)), repository: github.repository,
+                                     store: store, maxBodyBytes: max(config.maxBodyBytes, 1 << 20) * 25, clock: clock, logger: logger)
+            }
+        }
+        logger.info("ticket loop ready", metadata: [
+            "mode": "\(settings.mode.rawValue)", "sink": "\(sink.name)",
+            "polling": "\(settings.github.map { $0.pollInterval > 0 ? DurationText.human($0.pollInterval) : "off" } ?? "off")",
+            "webhook": "\(settings.webhookListen?.description ?? "off")"])
+        return TicketServices(engine: engine, runner: TicketRunner(engine: engine, publisher: publisher, intake: intake, logger: logger), webhook: webhook)
+    }
+}

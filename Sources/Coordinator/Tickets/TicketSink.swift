@@ -1,0 +1,170 @@
+import Crypto
+import Foundation
+import Logging
+import Shared
+
+/// Where reports go: GitHub, or files in outbox mode. Publishing is idempotent: it brings the
+/// outside world in line with the ticket and records what it did in `ticket.github`.
+protocol TicketSink: Sendable {
+    var name: String { get }
+    func publish(_ ticket: inout Ticket, report: String, labels: [String], close: Bool) async throws
+}
+
+enum Blocking {
+    /// Runs a blocking call (libcurl) off the caller's executor and the NIO event loops.
+    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}
+
+enum PublishDigest {
+    static func of(report: String, labels: [String], close: Bool) -> String {
+        let text = report + "\u{1}" + labels.joined(separator: ",") + "\u{1}" + String(close)
+        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Outbox mode (no `[github]`): what would be posted is written under `data_dir/outbox/`.
+struct OutboxSink: TicketSink {
+    let directory: String
+    let logger: Logger
+    var name: String { "outbox" }
+
+    func publish(_ ticket: inout Ticket, report: String, labels: [String], close: Bool) async throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let base = directory + "/ticket-\(ticket.id)"
+        var header = "<!-- ticket \(ticket.id) · \(ticket.title) · labels: \(labels.joined(separator: ", ")) · "
+        header += close ? "closed (completed) -->\n" : "open -->\n"
+        try AtomicFile.write(Data((header + report + "\n").utf8), to: base + ".md", mode: 0o644)
+        if !ticket.github.replies.isEmpty {
+            let handle = FileManager.default.fileExists(atPath: base + ".replies.md") ? FileHandle(forWritingAtPath: base + ".replies.md") : nil
+            let text = ticket.github.replies.map { "- " + $0 }.joined(separator: "\n") + "\n"
+            if let handle {
+                handle.seekToEndOfFile()
+                handle.write(Data(text.utf8))
+                try? handle.close()
+            } else {
+                try AtomicFile.write(Data(text.utf8), to: base + ".replies.md", mode: 0o644)
+            }
+            ticket.github.replies = []
+        }
+        ticket.github.labels = labels
+        ticket.github.closed = close
+        logger.info("outbox: wrote \(base).md", metadata: ["ticket": "\(ticket.id)", "state": "\(ticket.state.rawValue)"])
+    }
+}
+
+/// Reports as one GitHub comment per ticket, labels, replies and closing.
+struct GitHubSink: TicketSink {
+    let api: any GitHubAPI
+    let logger: Logger
+    var name: String { "github" }
+    static let replyMarker = "<!-- fieldmedic:reply -->"
+
+    func publish(_ ticket: inout Ticket, report: String, labels: [String], close: Bool) async throws {
+        let api = self.api
+        if ticket.issueNumber == nil {
+            let title = ticket.title
+            let body = Redactor.redact(ticket.body) + "\n\n_Opened by FieldMedic._"
+            let openLabels = (ticket.source == .finding || ticket.source == .prediction ? ["fieldmedic:proactive"] : []) + (ticket.host.map { ["host:\($0)"] } ?? [])
+            let issue = try await Blocking.run { try api.createIssue(title: title, body: body, labels: openLabels) }
+            ticket.issueNumber = issue.number
+            ticket.issueURL = issue.htmlURL
+            ticket.github.labels = openLabels.filter { TicketReport.allLabels.contains($0) }
+            logger.info("opened GitHub issue", metadata: ["ticket": "\(ticket.id)", "issue": "\(issue.number)"])
+        }
+        let number = ticket.issueNumber!
+        if ticket.github.reportCommentID == nil {
+            // After a crash between posting and saving, find our own comment by its marker.
+            let marker = TicketReport.marker(ticket)
+            let existing = try await Blocking.run { try api.comments(issue: number, since: nil) }.first { $0.body.contains(marker) }
+            if let existing {
+                ticket.github.reportCommentID = existing.id
+                if existing.body != report {
+                    _ = try await Blocking.run { try api.updateComment(id: existing.id, body: report) }
+                }
+            } else {
+                let comment = try await Blocking.run { try api.createComment(issue: number, body: report) }
+                ticket.github.reportCommentID = comment.id
+            }
+        } else if let id = ticket.github.reportCommentID {
+            _ = try await Blocking.run { try api.updateComment(id: id, body: report) }
+        }
+        while let reply = ticket.github.replies.first {
+            _ = try await Blocking.run { try api.createComment(issue: number, body: Redactor.redact(reply) + "\n\n" + Self.replyMarker) }
+            ticket.github.replies.removeFirst()
+        }
+        let stale = ticket.github.labels.filter { TicketReport.allLabels.contains($0) && !labels.contains($0) }
+        for label in stale {
+            try await Blocking.run { try api.removeLabel(issue: number, label: label) }
+        }
+        let missing = labels.filter { !ticket.github.labels.contains($0) }
+        if !missing.isEmpty {
+            try await Blocking.run { try api.addLabels(issue: number, labels: missing) }
+        }
+        ticket.github.labels = labels
+        if close && !ticket.github.closed {
+            try await Blocking.run { try api.close(issue: number, reason: "completed") }
+            ticket.github.closed = true
+        }
+    }
+}
+
+/// Publishes a ticket when it changed, keeping retry state on the ticket so that a GitHub
+/// outage delays reports but loses none.
+struct TicketPublisher: Sendable {
+    let sink: any TicketSink
+    let store: any FullStore
+    let mode: RolloutMode
+    let mentions: [String]
+    let clock: any WallClock
+    let logger: Logger
+
+    func publishIfNeeded(_ start: Ticket) async throws -> Ticket {
+        var ticket = start
+        let now = clock.now()
+        guard ticket.github.dirty || !ticket.github.replies.isEmpty else { return ticket }
+        if let retryAt = ticket.github.retryAt, retryAt > now { return ticket }
+        let report = TicketReport.render(ticket, mode: mode, mentions: mentions)
+        let labels = TicketReport.labels(for: ticket.state)
+        let close = TicketReport.shouldClose(ticket)
+        let digest = PublishDigest.of(report: report, labels: labels, close: close)
+        if digest == ticket.github.publishedDigest && ticket.github.replies.isEmpty {
+            ticket.github.dirty = false
+            try await store.saveTicket(ticket, audit: nil)
+            return ticket
+        }
+        do {
+            try await sink.publish(&ticket, report: report, labels: labels, close: close)
+            let first = ticket.github.publishedDigest == nil
+            ticket.github.publishedDigest = digest
+            ticket.github.retryAt = nil
+            ticket.github.lastError = nil
+            ticket.github.failures = 0
+            ticket.github.dirty = false
+            let audit = (first || close != start.github.closed || start.state != ticket.state || labels != start.github.labels)
+                ? AuditEntry(at: now, actor: TicketEngine.actor, action: "ticket.published", subject: ticket.subjectName,
+                             details: ["sink": sink.name, "state": ticket.state.rawValue, "labels": labels.joined(separator: ","),
+                                       "closed": String(close), "issue": ticket.issueNumber.map(String.init) ?? "-"])
+                : nil
+            try await store.saveTicket(ticket, audit: audit)
+        } catch {
+            // Keep whatever part did get through (comment id, issue number), retry the rest later.
+            ticket.github.failures += 1
+            let backoff = min(600, 5 * pow(2, Double(min(ticket.github.failures, 7))))
+            var retryAt = now.addingTimeInterval(backoff)
+            if let githubError = error as? GitHubError {
+                if let at = githubError.retryAt { retryAt = max(at, now.addingTimeInterval(1)) }
+                if !githubError.isRetryable { retryAt = now.addingTimeInterval(max(backoff, 300)) }
+            }
+            ticket.github.retryAt = retryAt
+            ticket.github.lastError = Redactor.redact("\(error)")
+            logger.warning("publishing failed; will retry", metadata: [
+                "ticket": "\(ticket.id)", "retry_at": "\(WireDate.format(retryAt))", "error": "\(Redactor.redact("\(error)"))"])
+            try await store.saveTicket(ticket, audit: nil)
+        }
+        return ticket
+    }
+}

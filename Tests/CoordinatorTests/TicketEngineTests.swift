@@ -1,0 +1,402 @@
+import Foundation
+import Testing
+@testable import Coordinator
+@testable import Shared
+
+@Suite struct TicketLoopTests {
+    @Test func aHealthyStatusRequestIsClosedWithItsReport() async throws {
+        let f = try await TicketFixture()
+        let issue = f.github.open(title: "Please check qfield status")
+        try await f.intake.poll()
+        try await f.settle()
+        let t = try await f.ticket(issue: issue.number)
+        #expect(t.state == .healthy)
+        #expect(t.intent == .status)
+        #expect(f.github.issues[issue.number]?.state == "closed")
+        #expect(f.github.issues[issue.number]?.stateReason == "completed")
+        #expect(f.github.issues[issue.number]?.labels.contains("fieldmedic:healthy") == true)
+        let report = try #require(f.github.reportBody(issue.number))
+        #expect(report.contains("Healthy"))
+        #expect(f.github.comments[issue.number]?.count == 1, "one report comment, edited in place")
+        #expect(f.host.executed == ["diagnose"])
+    }
+
+    @Test func aProblemReportWithNothingWrongStaysOpenForAPerson() async throws {
+        let f = try await TicketFixture()
+        let issue = f.github.open(title: "Sync not working since this morning")
+        try await f.intake.poll()
+        try await f.settle()
+        let t = try await f.ticket(issue: issue.number)
+        #expect(t.state == .escalated)
+        #expect(f.github.issues[issue.number]?.state == "open")
+        #expect(f.github.issues[issue.number]?.labels.contains("fieldmedic:escalated") == true)
+        let report = try #require(f.github.reportBody(issue.number))
+        #expect(report.contains("no fault found"))
+        #expect(report.contains("@oncall"))
+    }
+
+    @Test func aKilledWorkerIsRestartedVerifiedAndClosed() async throws {
+        let f = try await TicketFixture()
+        f.host.findings = [TicketFixture.down("worker_wrapper")]
+        let issue = f.github.open(title: "Jobs stuck, nothing processes")
+        try await f.intake.poll()
+        try await f.settle()
+        let t = try await f.ticket(issue: issue.number)
+        #expect(t.state == .resolved)
+        #expect(f.host.executed == ["diagnose", "restart_service(worker_wrapper)", "diagnose"])
+        #expect(f.github.issues[issue.number]?.state == "closed")
+        #expect(f.github.issues[issue.number]?.labels.contains("fieldmedic:resolved") == true)
+        let report = try #require(f.github.reportBody(issue.number))
+        #expect(report.contains("restart_service(service=worker_wrapper)"))
+        #expect(report.contains("Before / after"))
+        #expect(report.contains("Timeline"))
+        #expect(t.resolvedAt != nil)
+        let audit = try await f.fleet.store.auditRows(since: nil).map(\.action)
+        for action in ["ticket.received", "ticket.diagnosing", "ticket.planned", "ticket.fixing", "ticket.verifying", "ticket.resolved", "ticket.published"] {
+            #expect(audit.contains(action), "audit has \(action)")
+        }
+        guard case .intact = try await f.fleet.store.verifyAudit() else { Issue.record("audit chain broken"); return }
+    }
+
+    @Test func aGuardedSecondStepWaitsForAnApproverBoundToThePlan() async throws {
+        let f = try await TicketFixture()
+        f.host.findings = [TicketFixture.down("app")]
+        f.host.effects["restart_service"] = { _, _ in }  // restarting does not help
+        let issue = f.github.open(title: "app down")
+        try await f.intake.poll()
+        try await f.settle()
+        var t = try await f.ticket(issue: issue.number)
+        #expect(t.state == .awaitingApproval)
+        #expect(f.github.issues[issue.number]?.labels.contains("fieldmedic:awaiting-approval") == true)
+        let plan = try #require(t.plan)
+        #expect(try #require(f.github.reportBody(issue.number)).contains("/fieldmedic approve \(plan.shortHash)"))
+
+        let now = f.fleet.clock.now()
+        f.github.comment(on: issue.number, "/fieldmedic approve \(plan.shortHash)", by: "mallory", at: now)   // not an approver
+        f.github.comment(on: issue.number, "/fieldmedic approve deadbeef00", by: "alice", at: now)          // another plan
+        f.github.comment(on: issue.number, "/fieldmedic approve", by: "alice", at: now)                     // which plan?
+        f.github.comment(on: issue.number, "/fieldmedic approve \(plan.shortHash)", by: "alice", at: now, editedAt: now + 30)  // edited
+        f.fleet.clock.advance(60)
+        try await f.intake.poll()
+        try await f.settle()
+        t = try await f.ticket(issue: issue.number)
+        #expect(t.state == .awaitingApproval, "refused approvals change nothing")
+        let replies = f.github.replies(issue.number)
+        #expect(replies.contains { $0.contains("@mallory") && $0.contains("only the configured approvers") })
+        #expect(replies.contains { $0.contains("is not the current plan") })
+        #expect(replies.contains { $0.contains("must name the plan") })
+        #expect(try await f.fleet.store.auditRows(since: nil).contains { $0.action == "ticket.command_ignored" && $0.details.contains("edited comment") })
+
+        f.github.comment(on: issue.number, "Looks right.\n/fieldmedic approve \(plan.shortHash)", by: "alice", at: f.fleet.clock.now())
+        f.host.effects["recreate_service"] = nil
+        f.fleet.clock.advance(60)
+        try await f.intake.poll()
+        try await f.settle()
+        t = try await f.ticket(issue: issue.number)
+        #expect(t.state == .resolved)
+        #expect(t.approval?.approvedBy == "alice")
+        #expect(f.host.executed == ["diagnose", "restart_service(app)", "diagnose", "recreate_service(app)", "diagnose"])
+        #expect(f.github.issues[issue.number]?.labels.contains("fieldmedic:awaiting-approval") == false)
+        #expect(try await f.fleet.store.auditRows(since: nil).contains { $0.action == "ticket.approved" && $0.actor == "github:alice" })
+    }
+
+    @Test func aDenialEscalates() async throws {
+        let f = try await TicketFixture(mode: .propose)
+        f.host.findings = [TicketFixture.down("nginx")]
+        let issue = f.github.open(title: "site down")
+        try await f.intake.poll()
+        try await f.settle()
+        var t = try await f.ticket(issue: issue.number)
+        #expect(t.state == .awaitingApproval, "propose mode asks even for an auto step")
+        let comment = f.github.comment(on: issue.number, "/fieldmedic deny", by: "alice", at: f.fleet.clock.now())
+        _ = try await f.intake.handle(.comment(action: "created", issue: f.github.issues[issue.number]!, comment: comment, sender: "alice"))
+        try await f.settle()
+        t = try await f.ticket(issue: issue.number)
+        #expect(t.state == .escalated)
+        #expect(t.reason?.contains("@alice denied") == true)
+        #expect(f.host.executed == ["diagnose"], "nothing ran")
+    }
+
+    @Test func anUnansweredApprovalTimesOut() async throws {
+        let f = try await TicketFixture(mode: .propose) { $0.guardrails.approvalTimeout = 3600 }
+        f.host.findings = [TicketFixture.down("nginx")]
+        let issue = f.github.open(title: "site down")
+        try await f.intake.poll()
+        try await f.settle()
+        #expect(try await f.ticket(issue: issue.number).state == .awaitingApproval)
+        f.fleet.clock.advance(3601)
+        try await f.settle()
+        let t = try await f.ticket(issue: issue.number)
+        #expect(t.state == .escalated)
+        #expect(t.reason == "Approval timed out.")
+    }
+
+    @Test func aGateWithoutApproversRefusesEveryone() async throws {
+        let f = try await TicketFixture(mode: .propose, approvers: [])
+        f.host.findings = [TicketFixture.down("nginx")]
+        let issue = f.github.open(title: "site down")
+        try await f.intake.poll()
+        try await f.settle()
+        let plan = try #require(try await f.ticket(issue: issue.number).plan)
+        let comment = f.github.comment(on: issue.number, "/fieldmedic approve \(plan.shortHash)", by: "alice", at: f.fleet.clock.now())
+        _ = try await f.intake.handle(.comment(action: "created", issue: f.github.issues[issue.number]!, comment: comment, sender: "alice"))
+        try await f.settle()
+        #expect(try await f.ticket(issue: issue.number).state == .awaitingApproval)
+        #expect(f.github.replies(issue.number).contains { $0.contains("no approvers are configured") })
+    }
+
+    @Test func observeModeDiagnosesAndReportsButNeverFixes() async throws {
+        let f = try await TicketFixture(mode: .observe)
+        f.host.findings = [TicketFixture.down("worker_wrapper")]
+        let issue = f.github.open(title: "jobs stuck")
+        try await f.intake.poll()
+        try await f.settle()
+        let t = try await f.ticket(issue: issue.number)
+        #expect(t.state == .escalated)
+        #expect(f.host.executed == ["diagnose"])
+        #expect(try #require(f.github.reportBody(issue.number)).contains("observe mode"))
+    }
+
+    @Test func aRestartedCoordinatorResumesAndNeverSendsAFixTwice() async throws {
+        let f = try await TicketFixture()
+        f.host.findings = [TicketFixture.down("worker_wrapper")]
+        let issue = f.github.open(title: "worker down")
+        try await f.intake.poll()
+        // Advance until the fix is queued, but do not let the host run it yet.
+        for _ in 0..<4 {
+            await f.runner.tick()
+            if try await f.ticket(issue: issue.number).state == .fixing { break }
+            _ = try await f.host.serve(f.fleet)
+        }
+        let fixing = try await f.ticket(issue: issue.number)
+        #expect(fixing.state == .fixing)
+        // A crash between queueing the fix and saving the ticket: the saved ticket is still
+        // "planned". A new coordinator (new engine) decides again and gets the same command.
+        var stale = fixing
+        stale.state = .planned
+        stale.pending = nil
+        try await f.fleet.store.saveTicket(stale, audit: nil)
+        let fresh = f.engine
+        _ = try await fresh.advance(try await f.ticket(issue: issue.number))
+        try await f.settle()
+        let fixes = try await f.commands().filter { $0.kind == "restart_service" }
+        #expect(fixes.count == 1)
+        #expect(f.host.executed.filter { $0.hasPrefix("restart_service") }.count == 1)
+        #expect(try await f.ticket(issue: issue.number).state == .resolved)
+    }
+
+    @Test func aPauseStopsFixesButNotDiagnosis() async throws {
+        let f = try await TicketFixture()
+        try await f.fleet.store.setControl("pause", value: "by test", at: f.fleet.clock.now(), audit: nil)
+        f.host.findings = [TicketFixture.down("worker_wrapper")]
+        let issue = f.github.open(title: "worker down")
+        try await f.intake.poll()
+        try await f.settle()
+        var t = try await f.ticket(issue: issue.number)
+        #expect(t.state == .planned)
+        #expect(t.waitNote?.contains("Paused fleet-wide") == true)
+        #expect(f.host.executed == ["diagnose"])
+        try await f.fleet.store.setControl("pause", value: nil, at: f.fleet.clock.now(), audit: nil)
+        f.fleet.clock.advance(20)
+        try await f.settle()
+        t = try await f.ticket(issue: issue.number)
+        #expect(t.state == .resolved)
+    }
+
+    @Test func aSpentBudgetEscalatesInsteadOfFixingAgain() async throws {
+        let f = try await TicketFixture { $0.guardrails.budgetPerHour = 2 }
+        for n in 0..<3 {
+            f.host.findings = [TicketFixture.down("worker_wrapper")]
+            let issue = f.github.open(title: "worker down again \(n)")
+            try await f.intake.poll()
+            try await f.settle()
+            let t = try await f.ticket(issue: issue.number)
+            if n < 2 {
+                #expect(t.state == .resolved)
+            } else {
+                #expect(t.state == .escalated)
+                #expect(t.reason?.contains("Budget spent") == true)
+            }
+            f.fleet.clock.advance(60)
+        }
+        #expect(f.host.executed.filter { $0.hasPrefix("restart_service") }.count == 2)
+    }
+
+    @Test func failedFixesOpenTheFleetCircuitBreaker() async throws {
+        let f = try await TicketFixture { $0.guardrails.breakerFailures = 2 }
+        f.host.failFixes = true
+        var last = 0
+        for n in 0..<3 {
+            f.host.findings = [TicketFixture.down("svc\(n)")]
+            last = f.github.open(title: "svc\(n) down").number
+            try await f.intake.poll()
+            try await f.settle()
+            f.fleet.clock.advance(60)
+        }
+        #expect(try await f.fleet.store.control("breaker") != nil)
+        let t = try await f.ticket(issue: last)
+        #expect(t.state == .planned)
+        #expect(t.waitNote?.contains("circuit breaker") == true)
+        #expect(try await f.fleet.store.auditRows(since: nil).contains { $0.action == "breaker.opened" })
+    }
+
+    @Test func webhookAndPollingTogetherNeverDoubleATicket() async throws {
+        let f = try await TicketFixture()
+        let issue = f.github.open(title: "please check status")
+        _ = try await f.intake.handle(.issue(action: "opened", issue: issue, sender: "fieldcrew"))
+        try await f.intake.poll()
+        _ = try await f.intake.handle(.issue(action: "opened", issue: issue, sender: "fieldcrew"))
+        #expect(try await f.fleet.store.allTickets().count == 1)
+    }
+
+    @Test func aReopenedIssueStartsANewRunAndCountsAsAFalseClosure() async throws {
+        let f = try await TicketFixture()
+        let issue = f.github.open(title: "please check status")
+        try await f.intake.poll()
+        try await f.settle()
+        #expect(f.github.issues[issue.number]?.state == "closed")
+        f.github.with { f.github.issues[issue.number]?.state = "open" }
+        _ = try await f.intake.handle(.issue(action: "reopened", issue: f.github.issues[issue.number]!, sender: "fieldcrew"))
+        var t = try await f.ticket(issue: issue.number)
+        #expect(t.run == 2)
+        try await f.settle()
+        t = try await f.ticket(issue: issue.number)
+        #expect(t.state == .healthy)
+        let stats = TicketStats.compute(try await f.fleet.store.allTickets())
+        #expect(stats.reopenedWithin7Days == 1)
+        #expect(stats.falseClosureRate == 1)
+    }
+
+    @Test func githubOutagesDelayReportsAndLoseNothing() async throws {
+        let f = try await TicketFixture()
+        f.host.findings = [TicketFixture.down("worker_wrapper")]
+        let issue = f.github.open(title: "worker down")
+        try await f.intake.poll()
+        f.github.failNext = 1000
+        f.github.failure = GitHubError(kind: .rateLimited, status: 429, message: "slow down", retryAt: f.fleet.clock.now() + 30)
+        try await f.settle()
+        var t = try await f.ticket(issue: issue.number)
+        #expect(t.state == .resolved, "the fix does not wait for GitHub")
+        #expect(t.github.dirty)
+        #expect(f.github.issues[issue.number]?.state == "open")
+        f.github.failNext = 0
+        f.fleet.clock.advance(31)
+        try await f.settle()
+        t = try await f.ticket(issue: issue.number)
+        #expect(!t.github.dirty)
+        #expect(f.github.issues[issue.number]?.state == "closed")
+        #expect(f.github.comments[issue.number]?.count == 1)
+    }
+
+    @Test func aLostCommentIDIsFoundByItsMarkerNotPostedTwice() async throws {
+        let f = try await TicketFixture()
+        let issue = f.github.open(title: "sync not working")
+        try await f.intake.poll()
+        try await f.settle()
+        var t = try await f.ticket(issue: issue.number)
+        t.github.reportCommentID = nil
+        t.github.dirty = true
+        t.github.publishedDigest = nil
+        try await f.fleet.store.saveTicket(t, audit: nil)
+        try await f.settle()
+        #expect(f.github.comments[issue.number]?.filter { $0.body.contains(TicketReport.markerPrefix) }.count == 1)
+    }
+
+    @Test func anAmbiguousHostIsAskedForThenUsed() async throws {
+        let f = try await TicketFixture()
+        _ = try await f.fleet.enroll("vps-2")
+        let issue = f.github.open(title: "please check status")
+        try await f.intake.poll()
+        try await f.settle()
+        #expect(try await f.ticket(issue: issue.number).state == .received)
+        #expect(f.github.replies(issue.number).first?.contains("Which host") == true)
+        f.github.with { f.github.issues[issue.number]?.labels = ["host:vps-1"]; f.github.issues[issue.number]?.updatedAt = Date() }
+        _ = try await f.intake.handle(.issue(action: "labeled", issue: f.github.issues[issue.number]!, sender: "x"))
+        try await f.settle()
+        let t = try await f.ticket(issue: issue.number)
+        #expect(t.host == "vps-1")
+        #expect(t.state == .healthy)
+        #expect(f.github.replies(issue.number).count == 1, "asked once")
+    }
+
+    @Test func dryRunAndRetryOnRequest() async throws {
+        let f = try await TicketFixture()
+        f.host.findings = [TicketFixture.down("worker_wrapper")]
+        f.host.failFixes = true
+        let issue = f.github.open(title: "worker down")
+        try await f.intake.poll()
+        try await f.settle()
+        var t = try await f.ticket(issue: issue.number)
+        #expect(t.state == .escalated)
+        let dry = f.github.comment(on: issue.number, "/fieldmedic dry-run", by: "alice", at: f.fleet.clock.now())
+        _ = try await f.intake.handle(.comment(action: "created", issue: f.github.issues[issue.number]!, comment: dry, sender: "alice"))
+        try await f.settle()
+        #expect(f.host.executed.contains("dry:restart_service"))
+        f.host.failFixes = false
+        let retry = f.github.comment(on: issue.number, "/fieldmedic retry", by: "alice", at: f.fleet.clock.now())
+        _ = try await f.intake.handle(.comment(action: "created", issue: f.github.issues[issue.number]!, comment: retry, sender: "alice"))
+        try await f.settle()
+        t = try await f.ticket(issue: issue.number)
+        #expect(t.run == 2)
+        #expect(t.state == .resolved)
+    }
+}
+
+@Suite struct TicketLogicTests {
+    @Test func intentReadsTheWords() {
+        #expect(IntentClassifier.classify(title: "Please check qfield status", body: "") == .status)
+        #expect(IntentClassifier.classify(title: "health check", body: "is everything ok?") == .status)
+        #expect(IntentClassifier.classify(title: "Sync not working", body: "") == .problem)
+        #expect(IntentClassifier.classify(title: "status: jobs stuck", body: "") == .problem)
+        #expect(IntentClassifier.classify(title: "QField", body: "") == .problem, "when in doubt: a problem, never auto-closed")
+    }
+
+    @Test func hostComesFromALabelABodyLineOrTheOnlyHost() {
+        #expect(HostResolver.resolve(labels: ["bug", "host:vps-2"], body: "", hosts: ["vps-1", "vps-2"]) == .host("vps-2"))
+        #expect(HostResolver.resolve(labels: [], body: "Hello\nhost: vps-1\nthanks", hosts: ["vps-1", "vps-2"]) == .host("vps-1"))
+        #expect(HostResolver.resolve(labels: [], body: "", hosts: ["vps-1"]) == .host("vps-1"))
+        #expect(HostResolver.resolve(labels: [], body: "", hosts: ["a", "b"]) == .ambiguous(["a", "b"]))
+        #expect(HostResolver.resolve(labels: ["host:zz"], body: "", hosts: ["a"]) == .unknown("zz", known: ["a"]))
+        #expect(HostResolver.resolve(labels: [], body: "", hosts: []) == .noHosts)
+    }
+
+    @Test func commandsAreParsedFromTheirOwnLine() throws {
+        #expect(ChatCommand.parse("LGTM\n/fieldmedic approve abc1234") == .success(ChatCommand(verb: .approve, argument: "abc1234")))
+        #expect(ChatCommand.parse("/FieldMedic dry-run") == .success(ChatCommand(verb: .dryRun, argument: nil)))
+        #expect(ChatCommand.parse("no command here") == nil)
+        #expect(ChatCommand.parse("/fieldmedic launch") == .failure(ChatCommandError(text: "/fieldmedic launch")))
+    }
+
+    @Test func theBuiltInPlaybookFollowsTheDesign() {
+        let book = Playbook.builtIn
+        let down = book.plan(for: [TicketFixture.down("worker_wrapper")]).plan
+        #expect(down.steps.map(\.summary) == ["restart_service(service=worker_wrapper)", "recreate_service(service=worker_wrapper)"])
+        #expect(down.steps.map(\.policy) == [.auto, .approve])
+        let stuck = book.plan(for: [Finding(code: "queue.stuck", severity: .warning, subject: "core_job", message: "3 stuck")]).plan
+        #expect(stuck.steps.map(\.action) == ["fail_stuck_jobs", "restart_service"])
+        #expect(stuck.steps.map(\.policy) == [.approve, .auto])
+        let oom = book.plan(for: [Finding(code: "service.oom_killed", severity: .critical, subject: "app", message: "oom")])
+        #expect(oom.escalateAfterFix)
+        let tls = book.plan(for: [Finding(code: "tls.expiring", severity: .warning, subject: "example.org", message: "5 days")]).plan
+        #expect(tls.steps.isEmpty)
+        #expect(!tls.manual.isEmpty)
+        let overridden = book.overriding(["service.down": .init(policy: .never, actions: nil)]).plan(for: [TicketFixture.down("app")]).plan
+        #expect(overridden.steps.isEmpty)
+    }
+
+    @Test func thePlanHashCoversActionsAndParameters() {
+        let a = Plan(steps: [PlanStep(action: "restart_service", params: ["service": "app"], policy: .auto, finding: "service.down", subject: "app")], manual: [])
+        var b = a
+        b.steps[0].params["service"] = "nginx"
+        #expect(a.hash != b.hash)
+        #expect(a.hash == Plan(steps: a.steps, manual: ["other words"]).hash)
+        #expect(a.shortHash.count == 12)
+    }
+
+    @Test func commandIDsAreStableUUIDs() {
+        let a = CommandID.make("ticket", "1", "1", "step-0")
+        #expect(a == CommandID.make("ticket", "1", "1", "step-0"))
+        #expect(a != CommandID.make("ticket", "1", "2", "step-0"))
+        #expect(UUID(uuidString: a) != nil)
+    }
+}

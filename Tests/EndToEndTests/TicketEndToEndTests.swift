@@ -1,0 +1,297 @@
+import Crypto
+import GRDB
+import Foundation
+import Testing
+@testable import Shared
+
+/// The ticket loop with the real binaries: the real agent on the testbed, the coordinator
+/// talking to a fake GitHub over HTTP (real request and response shapes), webhook deliveries
+/// signed for real.
+@Suite(.serialized) struct TicketEndToEndTests {
+    let env: TestEnvironment
+
+    init() throws {
+        env = try TestEnvironment.require()
+        try env.restore()
+    }
+
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("fixtures/github").path
+    static let secret = "webhook-secret-for-tests"
+
+    struct Setup {
+        let h: Harness
+        let github: FakeGitHub
+        let webhookPort: Int
+    }
+
+    /// Coordinator with `[github]` on the fake, the testbed agent enrolled and reporting.
+    func start(_ github: FakeGitHub, poll: String = "1s", webhook: Bool = true, extra: String = "", mode: String = "fix",
+               agentEnvironment: [String: String] = [:]) throws -> Setup {
+        let h = try Harness()
+        try h.initCoordinator()
+        let port = try Harness.freePort()
+        try SecretFile.write("ghp_TESTTOKEN0123456789abcdefghijklmnopqr\n", to: h.root + "/github.token")
+        try SecretFile.write(Self.secret + "\n", to: h.root + "/webhook.secret")
+        var text = try String(contentsOfFile: h.coordinatorConfig, encoding: .utf8)
+        text = text.replacingOccurrences(of: "mode = \"fix\"", with: "mode = \"\(mode)\"")
+        if webhook { text = text.replacingOccurrences(of: "# webhook = \"127.0.0.1:8091\"", with: "webhook = \"127.0.0.1:\(port)\"") }
+        text += """
+
+            [github]
+            repo = "\(github.repository)"
+            api_url = "\(github.baseURL)"
+            token_file = "\(h.root)/github.token"
+            poll_interval = "\(poll)"
+            approvers = ["alice"]
+            mentions = ["oncall"]
+            \(webhook ? "webhook_secret_file = \"\(h.root)/webhook.secret\"" : "")
+
+            [guardrails]
+            command_timeout = "60s"
+            \(extra)
+            """
+        try text.write(toFile: h.coordinatorConfig, atomically: true, encoding: .utf8)
+        try h.coordinator(["check-config"]).expectSuccess("check-config with [github]")
+        try h.startCoordinator()
+        try h.enrollAgent("vps-1")
+        try h.writeAgentConfig("vps-1", """
+            [report]
+            interval = "30s"
+            [docker]
+            socket = "\(env.dockerSocket)"
+            [compose]
+            project = "\(env.project)"
+            directory = "\(env.testbedDir)"
+            [queue]
+            mode = "dsn"
+            dsn = "\(env.pgDSN)"
+            [status]
+            url = "http://127.0.0.1:\(env.appPort)/api/v1/status/"
+            host = "localhost"
+            [actions]
+            settle = "2s"
+            backoff = "0s"
+            """)
+        try h.startAgent("vps-1", environment: agentEnvironment)
+        try h.waitUntil("the first report arrives", timeout: 30) { try h.storedSequences("vps-1").count >= 1 }
+        return Setup(h: h, github: github, webhookPort: port)
+    }
+
+    /// POSTs a webhook delivery built from the real payload fixture, signed with `secret`.
+    @discardableResult
+    func deliver(_ s: Setup, event: String, fixture: String, delivery: String = UUID().uuidString, secret: String = secret,
+                 edit: (inout [String: Any]) -> Void) throws -> HTTPResponse {
+        var payload = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/webhooks/\(fixture).json"))) as! [String: Any]
+        var repository = payload["repository"] as! [String: Any]
+        repository["full_name"] = s.github.repository
+        payload["repository"] = repository
+        edit(&payload)
+        let body = try JSONSerialization.data(withJSONObject: payload)
+        let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
+        let signature = "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+        return try CurlHTTPClient().perform(HTTPRequest(
+            method: "POST", url: "http://127.0.0.1:\(s.webhookPort)/github/webhook",
+            headers: [("Content-Type", "application/json"), ("X-GitHub-Event", event), ("X-GitHub-Delivery", delivery),
+                      ("X-Hub-Signature-256", signature), ("User-Agent", "GitHub-Hookshot/test")],
+            body: body, timeout: 30))
+    }
+
+    func issuePayload(_ github: FakeGitHub, _ number: Int) -> (inout [String: Any]) -> Void {
+        let issue = github.issue(number)!
+        return { payload in
+            var object = payload["issue"] as! [String: Any]
+            object["number"] = number
+            object["title"] = issue.title
+            object["body"] = issue.body ?? ""
+            object["labels"] = issue.labels.map { ["name": $0] }
+            object["state"] = "open"
+            payload["issue"] = object
+        }
+    }
+
+    func tickets(_ h: Harness) throws -> [[String: Any]] {
+        try h.operatorJSON("/operator/tickets?all=1") as? [[String: Any]] ?? []
+    }
+
+    func report(_ github: FakeGitHub, _ number: Int) -> String {
+        github.comments(number).first { $0.body.contains("<!-- fieldmedic:report") }?.body ?? ""
+    }
+
+    @Test func aKilledWorkerReportedByWebhookIsRestartedVerifiedAndClosed() async throws {
+        try await FakeGitHub.with(token: "ghp_TESTTOKEN0123456789abcdefghijklmnopqr") { github in
+            let s = try start(github, poll: "0s")
+            let killed = Date()
+            try env.docker(["kill"] + env.containerIDs("worker_wrapper", all: false))
+            let number = github.createIssue(title: "Jobs are not processing", body: "QField sync stuck since 10:00", author: "fieldcrew")
+
+            // A bad signature is refused and nothing is stored.
+            let forged = try deliver(s, event: "issues", fixture: "issues.opened", secret: "wrong", edit: issuePayload(github, number))
+            #expect(forged.status == 401)
+            #expect(try tickets(s.h).isEmpty)
+
+            let delivery = UUID().uuidString
+            let opened = Date()
+            let accepted = try deliver(s, event: "issues", fixture: "issues.opened", delivery: delivery, edit: issuePayload(github, number))
+            #expect(accepted.status == 202, "\(accepted.bodyText)")
+            let again = try deliver(s, event: "issues", fixture: "issues.opened", delivery: delivery, edit: issuePayload(github, number))
+            #expect(again.bodyText.contains("duplicate"))
+
+            try s.h.waitUntil("the issue is closed as resolved", timeout: 120) { github.issue(number)?.state == "closed" }
+            print("killed worker: intake → closed in \(String(format: "%.1f", Date().timeIntervalSince(opened)))s (\(String(format: "%.1f", Date().timeIntervalSince(killed)))s after the kill)")
+            let issue = try #require(github.issue(number))
+            #expect(issue.stateReason == "completed")
+            #expect(issue.labels.contains("fieldmedic:resolved"))
+            let body = report(github, number)
+            #expect(body.contains("restart_service(service=worker_wrapper)"), "\(body)")
+            #expect(body.contains("Resolved"))
+            #expect(github.comments(number).filter { $0.body.contains("<!-- fieldmedic:report") }.count == 1)
+            #expect(try env.inspect(try env.containerIDs("worker_wrapper")[0], "{{.State.Status}}") == "running")
+            #expect(try tickets(s.h).count == 1)
+            // Every request carried the API headers and the token never left in a body.
+            for request in github.requests {
+                #expect(request.header("X-GitHub-Api-Version") == "2022-11-28")
+                #expect(!request.bodyText.contains("ghp_TESTTOKEN"))
+            }
+            try s.h.stopAgent("vps-1")
+            try s.h.stopCoordinator()
+            let audit = try s.h.auditActions()
+            #expect(audit.contains("ticket.resolved") && audit.contains("ticket.published"))
+        }
+    }
+
+    @Test func aProblemReportWithNothingWrongStaysOpenAndAStatusRequestCloses() async throws {
+        try await FakeGitHub.with(token: "ghp_TESTTOKEN0123456789abcdefghijklmnopqr") { github in
+            let s = try start(github, poll: "1s", webhook: false)
+            let problem = github.createIssue(title: "Sync not working for our crew", author: "fieldcrew")
+            let status = github.createIssue(title: "Please check qfield status", author: "fieldcrew")
+            try s.h.waitUntil("both tickets finish", timeout: 90) {
+                github.issue(status)?.state == "closed" && github.issue(problem)?.labels.contains("fieldmedic:escalated") == true
+            }
+            #expect(github.issue(problem)?.state == "open")
+            #expect(report(github, problem).contains("no fault found"))
+            #expect(report(github, problem).contains("@oncall"))
+            #expect(github.issue(status)?.labels.contains("fieldmedic:healthy") == true)
+            try s.h.stopAgent("vps-1")
+            try s.h.stopCoordinator()
+        }
+    }
+
+    @Test func anApprovalByCommentRunsTheGuardedFix() async throws {
+        try await FakeGitHub.with(token: "ghp_TESTTOKEN0123456789abcdefghijklmnopqr") { github in
+            let s = try start(github, poll: "1s", webhook: false, mode: "propose")
+            try env.docker(["stop", "-t", "1"] + env.containerIDs("worker_wrapper"))
+            let number = github.createIssue(title: "worker down", author: "fieldcrew")
+            try s.h.waitUntil("approval is asked", timeout: 60) { github.issue(number)?.labels.contains("fieldmedic:awaiting-approval") == true }
+            let body = report(github, number)
+            let hash = try #require(body.range(of: "/fieldmedic approve ").map { String(body[$0.upperBound...].prefix(12)) })
+            #expect(try env.inspect(try env.containerIDs("worker_wrapper")[0], "{{.State.Status}}") == "exited", "nothing ran before the approval")
+            github.addComment(issue: number, body: "/fieldmedic approve \(hash)", author: "mallory")
+            github.addComment(issue: number, body: "/fieldmedic approve \(hash)", author: "alice", association: "MEMBER")
+            try s.h.waitUntil("the approved fix resolves it", timeout: 90) { github.issue(number)?.state == "closed" }
+            #expect(github.comments(number).contains { $0.body.contains("@mallory") && $0.body.contains("only the configured approvers") })
+            #expect(try env.inspect(try env.containerIDs("worker_wrapper")[0], "{{.State.Status}}") == "running")
+            try s.h.stopAgent("vps-1")
+            try s.h.stopCoordinator()
+            let audit = try s.h.auditActions()
+            #expect(audit.contains("ticket.approved") && audit.contains("ticket.command_refused"))
+        }
+    }
+
+    @Test func aCoordinatorKilledMidFixResumesWithExactlyOneFix() async throws {
+        try await FakeGitHub.with(token: "ghp_TESTTOKEN0123456789abcdefghijklmnopqr") { github in
+            // The agent holds each command for 3 s, so the coordinator dies while the fix runs.
+            let s = try start(github, poll: "1s", webhook: false, agentEnvironment: ["FIELDMEDIC_AGENT_TEST_HOLD_COMMAND": "3s"])
+            try env.docker(["stop", "-t", "1"] + env.containerIDs("worker_wrapper"))
+            let number = github.createIssue(title: "worker down", author: "fieldcrew")
+            try s.h.waitUntil("the fix is under way", timeout: 60) {
+                try tickets(s.h).first?["state"] as? String == "fixing"
+            }
+            try s.h.stop("coordinator", signal: SIGKILL)
+            try s.h.startCoordinator()
+            try s.h.waitUntil("the resumed ticket closes", timeout: 120) { github.issue(number)?.state == "closed" }
+            try s.h.stopAgent("vps-1")
+            try s.h.stopCoordinator()
+            let database = try SQLiteCoordinatorTestReader(path: s.h.dataDir + "/coordinator.sqlite3")
+            #expect(try database.count("SELECT COUNT(*) FROM commands WHERE kind = 'restart_service'") == 1)
+            #expect(github.comments(number).filter { $0.body.contains("<!-- fieldmedic:report") }.count == 1)
+        }
+    }
+
+    @Test func githubFailingForAWhileDelaysTheTicketButLosesNothing() async throws {
+        try await FakeGitHub.with(token: "ghp_TESTTOKEN0123456789abcdefghijklmnopqr") { github in
+            let s = try start(github, poll: "1s", webhook: false)
+            let number = github.createIssue(title: "Please check qfield status", author: "fieldcrew")
+            github.injectFault(.serverError(500), count: 12)
+            github.injectFault(.tooManyRequests(retryAfter: 2), count: 2)
+            try s.h.waitUntil("the ticket completes after the outage", timeout: 120) { github.issue(number)?.state == "closed" }
+            #expect(github.issue(number)?.labels.contains("fieldmedic:healthy") == true)
+            #expect(try tickets(s.h).count == 1)
+            #expect(s.h.log("coordinator").contains("will retry") || s.h.log("coordinator").contains("will try again"))
+            try s.h.stopAgent("vps-1")
+            try s.h.stopCoordinator()
+        }
+    }
+
+    /// Not an assertion on time: prints intake → closing comment, split into phases from the
+    /// ticket's own timeline, for docs/benchmarks.md (`scripts/bench-tickets.sh` runs only this).
+    @Test func benchmarkIntakeToClosingComment() async throws {
+        try await FakeGitHub.with(token: "ghp_TESTTOKEN0123456789abcdefghijklmnopqr") { github in
+            let s = try start(github, poll: "0s")
+            func run(_ title: String, kill: Bool) throws -> [String: Double] {
+                if kill { try env.docker(["kill"] + env.containerIDs("worker_wrapper", all: false)) }
+                try s.h.waitUntil("the agent sees the worker state", timeout: 30) { true }
+                let number = github.createIssue(title: title, author: "fieldcrew")
+                let t0 = Date()
+                try deliver(s, event: "issues", fixture: "issues.opened", edit: issuePayload(github, number))
+                try s.h.waitUntil("#\(number) closes", timeout: 60) { github.issue(number)?.state == "closed" }
+                let total = Date().timeIntervalSince(t0)
+                let list = try tickets(s.h)
+                let id = try #require(list.first { $0["issue"] as? Int == number }?["id"] as? Int)
+                let detail = try s.h.operatorJSON("/operator/tickets/\(id)") as? [String: Any]
+                let timeline = ((detail?["ticket"] as? [String: Any])?["timeline"] as? [[String: Any]]) ?? []
+                func at(_ prefix: String) -> Double? {
+                    guard let entry = timeline.first(where: { ($0["text"] as? String)?.hasPrefix(prefix) == true }),
+                          let text = entry["at"] as? String, let date = WireDate.parse(text) else { return nil }
+                    return date.timeIntervalSince(t0)
+                }
+                var phases: [String: Double] = ["total": total]
+                phases["received"] = at("Received")
+                phases["diagnosed"] = at("Diagnosis:")
+                phases["fixed"] = at("restart_service(service=worker_wrapper) done")
+                phases["verified"] = at("Verified") ?? at("Healthy")
+                return phases
+            }
+            var status: [[String: Double]] = []
+            for i in 0..<5 { status.append(try run("Please check qfield status \(i)", kill: false)) }
+            var killed: [[String: Double]] = []
+            for i in 0..<3 {
+                killed.append(try run("Jobs not processing \(i)", kill: true))
+                try env.restore()
+            }
+            func median(_ rows: [[String: Double]], _ key: String) -> String {
+                let values = rows.compactMap { $0[key] }.sorted()
+                guard !values.isEmpty else { return "—" }
+                return String(format: "%.2f s", values[values.count / 2])
+            }
+            print("BENCH tickets: phase (median, seconds after the webhook was sent) | status request (n=5) | killed worker (n=3)")
+            for key in ["received", "diagnosed", "fixed", "verified", "total"] {
+                print("BENCH tickets: \(key) | \(median(status, key)) | \(median(killed, key))")
+            }
+            #expect(status.count == 5 && killed.count == 3)
+            try s.h.stopAgent("vps-1")
+            try s.h.stopCoordinator()
+        }
+    }
+}
+
+/// Read-only SQL on the coordinator's database after it stopped.
+struct SQLiteCoordinatorTestReader {
+    let path: String
+    func count(_ sql: String) throws -> Int {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        return try queue.read { db in try Int.fetchOne(db, sql: sql) ?? -1 }
+    }
+}
