@@ -4,7 +4,8 @@
 # GitHub token). It shows the agent enrolling, its reports arriving and a `diagnose` of this
 # machine. Where Docker can run, it then brings up a QFieldCloud-shaped testbed on a private
 # engine, kills the worker, and shows the finding, the dry run, the fix and its verification.
-# Last, the audit log. Everything is stopped cleanly.
+# Then tickets in outbox mode (no GitHub token): a status request and a killed worker,
+# diagnosed, fixed, verified and "posted" to files. Last, the audit log. Everything is stopped cleanly.
 #
 #   scripts/demo.sh        KEEP=1 keeps the data directory; FIELDMEDIC_DEMO_DOCKER=0 skips the testbed
 set -euo pipefail
@@ -146,16 +147,37 @@ TOML
 
   say "12. Fix it, wait for it to settle, verify"
   show "$coordinator" run demo-host start_service --param service=worker_wrapper --config "$config"
+
+  # No [github] section and no token: the coordinator runs its ticket loop in outbox mode and
+  # writes what it would post to GitHub under data_dir/outbox/.
+  ticket_state() { # id state
+    "$coordinator" tickets list --all --json --config "$config" |
+      python3 -c 'import json,sys; t=[t for t in json.load(sys.stdin) if t["id"]==int(sys.argv[1])]; sys.exit(0 if t and t[0]["state"]==sys.argv[2] else 1)' "$1" "$2"
+  }
+  say "13. A ticket, as a GitHub issue would open it: \"Please check qfield status\" (outbox mode, no token)"
+  show "$coordinator" tickets open --host demo-host "Please check qfield status" --config "$config"
+  wait_until 60 "ticket 1 is healthy" ticket_state 1 healthy
+  echo "--- $demo/coordinator/outbox/ticket-1.md (what would be posted, then the issue closed) ---"
+  cat "$demo/coordinator/outbox/ticket-1.md"
+
+  say "14. Kill the worker again; a problem report: \"Jobs are not processing\" → diagnose, restart, verify, close"
+  show docker kill "$(docker ps -q --filter label=com.docker.compose.service=worker_wrapper)" >/dev/null
+  wait_until 30 "the coordinator sees the worker down" worker_down
+  show "$coordinator" tickets open --host demo-host "Jobs are not processing since this morning" --config "$config"
+  wait_until 90 "ticket 2 is resolved" ticket_state 2 resolved
+  echo "--- $demo/coordinator/outbox/ticket-2.md ---"
+  cat "$demo/coordinator/outbox/ticket-2.md"
+  show "$coordinator" stats --config "$config"
 fi
 
-say "13. Stop the agent and the coordinator cleanly (SIGTERM)"
+say "15. Stop the agent and the coordinator cleanly (SIGTERM)"
 stop_process "$agent_pid"
 agent_pid=""
 stop_process "$coordinator_pid"
 coordinator_pid=""
 tail -n 3 "$demo/agent.log"
 
-say "14. The tamper-evident audit log"
+say "16. The tamper-evident audit log"
 show "$coordinator" audit verify --config "$config"
 "$coordinator" audit export --config "$config" | python3 -c '
 import json, sys
