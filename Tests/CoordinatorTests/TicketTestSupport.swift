@@ -98,6 +98,10 @@ final class MemoryGitHub: GitHubAPI, @unchecked Sendable {
         try check()
         with { issues[issue]?.state = "closed"; issues[issue]?.stateReason = reason; writes.append("close #\(issue) \(reason)") }
     }
+    func reopen(issue: Int) throws(GitHubError) {
+        try check()
+        with { issues[issue]?.state = "open"; issues[issue]?.stateReason = "reopened"; writes.append("reopen #\(issue)") }
+    }
     func createIssue(title: String, body: String, labels: [String]) throws(GitHubError) -> GitHubIssue {
         try check()
         let issue = open(title: title, body: body, labels: labels, author: "fieldmedic-bot")

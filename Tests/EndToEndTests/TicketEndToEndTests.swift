@@ -26,7 +26,10 @@ import Testing
     }
 
     /// Coordinator with `[github]` on the fake, the testbed agent enrolled and reporting.
+    /// `predict`: the `[predict]` section; off by default so that the watcher's own tickets do
+    /// not race the issue under test.
     func start(_ github: FakeGitHub, poll: String = "1s", webhook: Bool = true, extra: String = "", mode: String = "fix",
+               predict: String = "enabled = false", disks: String? = nil, reportInterval: String = "30s",
                agentEnvironment: [String: String] = [:]) throws -> Setup {
         let h = try Harness()
         try h.initCoordinator()
@@ -50,6 +53,9 @@ import Testing
             [guardrails]
             command_timeout = "60s"
             \(extra)
+
+            [predict]
+            \(predict)
             """
         try text.write(toFile: h.coordinatorConfig, atomically: true, encoding: .utf8)
         try h.coordinator(["check-config"]).expectSuccess("check-config with [github]")
@@ -57,7 +63,8 @@ import Testing
         try h.enrollAgent("vps-1")
         try h.writeAgentConfig("vps-1", """
             [report]
-            interval = "30s"
+            interval = "\(reportInterval)"
+            \(disks.map { "[disks]\nmounts = [\"\($0)\"]" } ?? "")
             [docker]
             socket = "\(env.dockerSocket)"
             [compose]

@@ -82,7 +82,10 @@ struct HostsCommand: AsyncParsableCommand {
         func run() async throws {
             let client = try OperatorClient(config: try options.load())
             let view = try client.get("/operator/agents/\(name)", as: HostView.self)
+            let trends = try client.get("/operator/agents/\(name)/trends", as: HostTrends.self)
             if json {
+                var view = view
+                view.trends = trends
                 print(String(decoding: try WireCodec.encoder().encode(view), as: UTF8.self))
                 return
             }
@@ -95,6 +98,8 @@ struct HostsCommand: AsyncParsableCommand {
             } else {
                 print("No report received yet.")
             }
+            print()
+            print(trends.render())
         }
     }
 }

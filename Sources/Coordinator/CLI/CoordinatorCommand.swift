@@ -16,7 +16,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         version: FieldMedicVersion.current,
         subcommands: [
             InitCommand.self, ServeCommand.self, CheckConfigCommand.self, AgentsCommand.self, HostsCommand.self,
-            DiagnoseCommand.self, RunActionCommand.self, TicketsCommand.self, PauseCommand.self, ResumeCommand.self, StatsCommand.self,
+            DiagnoseCommand.self, RunActionCommand.self, TicketsCommand.self, PauseCommand.self, ResumeCommand.self, SilenceCommand.self, SilencesCommand.self,
+            UnsilenceCommand.self, StatsCommand.self,
             AuditCommand.self,
         ])
 

@@ -116,14 +116,15 @@ struct ResumeCommand: AsyncParsableCommand {
 }
 
 struct StatsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Tickets by outcome, auto-resolution, escalation and false-closure rates, time to fix.")
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Tickets by outcome, auto-resolution, escalation and false-closure rates, time to fix; sample storage per host-day.")
     @OptionGroup var options: ConfigOption
     @Flag(name: .long, help: "Print JSON.") var json = false
 
     func run() async throws {
         let client = try OperatorClient(config: try options.load())
-        let stats = try client.get("/operator/stats", as: TicketStats.self)
-        if json { print(String(decoding: try WireCodec.encoder().encode(stats), as: UTF8.self)); return }
+        let answer = try client.get("/operator/stats", as: StatsResponse.self)
+        if json { print(String(decoding: try WireCodec.encoder().encode(answer), as: UTF8.self)); return }
+        let stats = answer.tickets
         func pct(_ v: Double?) -> String { v.map { String(format: "%.1f %%", $0 * 100) } ?? "—" }
         func secs(_ v: Double?) -> String { v.map { DurationText.human($0) } ?? "—" }
         print("tickets: \(stats.total) (\(stats.open) open)")
@@ -132,5 +133,9 @@ struct StatsCommand: AsyncParsableCommand {
         print("escalation rate:      \(pct(stats.escalationRate))")
         print("false-closure rate:   \(pct(stats.falseClosureRate)) (\(stats.reopenedWithin7Days) reopened within 7 days)")
         print("time to verified fix: median \(secs(stats.medianTimeToFix)), p90 \(secs(stats.p90TimeToFix))")
+        let samples = answer.samples
+        print("samples: \(samples.rawRows) raw, \(samples.hourlyRows) hourly; " + (samples.bytesPerHostDay.map {
+            String(format: "%.0f bytes of row data per host-day (%.2f host-days)", $0, samples.hostDays)
+        } ?? "none yet"))
     }
 }

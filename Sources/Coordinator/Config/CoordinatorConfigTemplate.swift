@@ -56,6 +56,23 @@ enum CoordinatorConfigTemplate {
         # approval_timeout = "24h"
         # command_timeout = "5m"     # how long to wait for an agent's answer
 
+        # [predict]: act on the minute reports before users notice. A disk-full prediction needs the
+        # trend over disk_window to say full within disk_horizon AND free space under
+        # disk_free_below percent AND both to hold for `hold` (no alarms from periodic clean-ups).
+        # [predict]
+        # enabled = true
+        # disk_window = "6h"
+        # disk_horizon = "24h"
+        # disk_free_below = 40
+        # hold = "1h"
+        # queue_window = "1h"          # pending grows while nothing finishes → stalled worker
+        # crashloop_window = "15m"     # crashloop_restarts restarts within it → crash loop
+        # crashloop_restarts = 3
+        # persist_reports = 2          # a finding in this many consecutive reports opens a ticket
+        # reopen_within = "24h"        # a recurrence this soon reopens the closed ticket
+        # raw_retention = "7d"         # then hourly min/max/mean
+        # hourly_retention = "365d"
+
         # Per finding code: policy = "auto" | "approve" | "never", optional actions = [...].
         # [playbook."service.down"]
         # policy = "approve"

@@ -44,6 +44,7 @@ struct TicketConfig: Sendable, Equatable {
     var webhookListen: ListenAddress?
     var playbook: Playbook = .builtIn
     var guardrails = GuardrailConfig()
+    var predict = PredictConfig()
 
     static func load(from reader: ConfigReader) throws(ConfigError) -> TicketConfig {
         var config = TicketConfig()
@@ -123,6 +124,26 @@ struct TicketConfig: Sendable, Equatable {
         config.guardrails.breakerWindow = try reader.duration("guardrails.breaker_window", default: 3600, minimum: 60)
         config.guardrails.approvalTimeout = try reader.duration("guardrails.approval_timeout", default: 86_400, minimum: 1)
         config.guardrails.commandTimeout = try reader.duration("guardrails.command_timeout", default: 300, minimum: 1)
+
+        var p = PredictConfig()
+        p.enabled = try reader.bool("predict.enabled", default: true)
+        p.rawRetention = try reader.duration("predict.raw_retention", default: p.rawRetention, minimum: 3600)
+        p.hourlyRetention = try reader.duration("predict.hourly_retention", default: p.hourlyRetention, minimum: 86_400)
+        p.diskWindow = try reader.duration("predict.disk_window", default: p.diskWindow, minimum: 1)
+        p.diskHorizon = try reader.duration("predict.disk_horizon", default: p.diskHorizon, minimum: 1)
+        p.diskFreeBelow = try reader.double("predict.disk_free_below", default: p.diskFreeBelow, range: 0...100)
+        p.diskThreshold = try reader.double("predict.disk_threshold", default: p.diskThreshold, range: 1...100)
+        p.hold = try reader.duration("predict.hold", default: p.hold, minimum: 0)
+        p.queueWindow = try reader.duration("predict.queue_window", default: p.queueWindow, minimum: 1)
+        p.queueMinPending = try reader.double("predict.queue_min_pending", default: p.queueMinPending, range: 0...1_000_000)
+        p.queueHold = try reader.duration("predict.queue_hold", default: p.queueHold, minimum: 0)
+        p.crashloopWindow = try reader.duration("predict.crashloop_window", default: p.crashloopWindow, minimum: 1)
+        p.crashloopRestarts = try reader.double("predict.crashloop_restarts", default: p.crashloopRestarts, range: 1...10_000)
+        p.persistReports = try reader.int("predict.persist_reports", default: p.persistReports, range: 1...100)
+        p.reopenWithin = try reader.duration("predict.reopen_within", default: p.reopenWithin, minimum: 0)
+        p.evaluateEvery = try reader.duration("predict.evaluate_every", default: p.evaluateEvery, minimum: 0.1)
+        p.minPoints = try reader.int("predict.min_points", default: p.minPoints, range: 3...100_000)
+        config.predict = p
         return config
     }
 }

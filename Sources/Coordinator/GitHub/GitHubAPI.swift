@@ -30,6 +30,8 @@ protocol GitHubAPI: Sendable {
     func removeLabel(issue: Int, label: String) throws(GitHubError)
     /// PATCH {"state": "closed", "state_reason": reason}; reason "completed" or "not_planned".
     func close(issue: Int, reason: String) throws(GitHubError)
+    /// PATCH {"state":"open","state_reason":"reopened"}: a finding came back soon after FieldMedic closed its issue.
+    func reopen(issue: Int) throws(GitHubError)
     func createIssue(title: String, body: String, labels: [String]) throws(GitHubError) -> GitHubIssue
     /// GET /repos/{o}/{r}/collaborators/{login}/permission: "admin", "maintain", "write",
     /// "triage", "read" or "none". A login that is no collaborator answers "none".

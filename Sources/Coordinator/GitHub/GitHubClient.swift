@@ -113,6 +113,10 @@ final class GitHubClient: GitHubAPI, @unchecked Sendable {
         _ = try send("PATCH", url(repoPath("/issues/\(issue)")), json: ["state": "closed", "state_reason": reason])
     }
 
+    func reopen(issue: Int) throws(GitHubError) {
+        _ = try send("PATCH", url(repoPath("/issues/\(issue)")), json: ["state": "open", "state_reason": "reopened"])
+    }
+
     func createIssue(title: String, body: String, labels: [String]) throws(GitHubError) -> GitHubIssue {
         let payload = NewIssue(title: title, body: body, labels: labels)
         let response = try send("POST", url(repoPath("/issues")), json: payload)

@@ -43,6 +43,8 @@ struct AgentSummary: Codable, Sendable, Equatable {
 struct HostView: Codable, Sendable {
     var agent: AgentSummary
     var latestReport: HealthReport?
+    /// Filled in by `hosts show --json` from /operator/agents/NAME/trends.
+    var trends: HostTrends?
 }
 
 struct QueueCommandRequest: Codable, Sendable {

@@ -131,4 +131,7 @@ struct HoldTracker: Sendable {
     }
 
     init(since: [String: Date] = [:]) { self.since = since }
+
+    /// Starts the hold of `key` again at `now` (its evidence predates a fix).
+    mutating func restart(_ key: String, at now: Date) { since[key] = now }
 }

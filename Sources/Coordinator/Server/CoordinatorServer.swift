@@ -54,7 +54,7 @@ struct CoordinatorServer {
         let tickets = try TicketServices.make(config: config, store: store, fleet: fleet, clock: clock, logger: logger)
         let operatorRouter = Router(context: BasicRequestContext.self)
         OperatorAPI(fleet: fleet, token: operatorToken, offlineAfter: config.offlineAfter, rejections: rejections).register(on: operatorRouter)
-        TicketOperatorAPI(engine: tickets.engine, mode: config.tickets.mode, mentions: config.tickets.github?.mentions ?? []).register(on: operatorRouter)
+        TicketOperatorAPI(engine: tickets.engine, mode: config.tickets.mode, mentions: config.tickets.github?.mentions ?? [], predict: config.tickets.predict).register(on: operatorRouter)
         let operatorApp = Application(
             router: operatorRouter,
             configuration: .init(address: .hostname(config.operatorListen.host, port: config.operatorListen.port), serverName: "fieldmedic-operator"),
@@ -67,6 +67,7 @@ struct CoordinatorServer {
             .init(service: agentApp),
             .init(service: operatorApp),
             .init(service: tickets.runner),
+            .init(service: Watcher(engine: tickets.engine, config: config.tickets.predict, offlineAfter: config.offlineAfter, logger: logger)),
             .init(service: ShutdownHook(notifier: fleet.notifier)),
         ]
         if let webhook = tickets.webhook, let address = config.tickets.webhookListen {

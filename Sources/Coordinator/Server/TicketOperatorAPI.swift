@@ -7,6 +7,7 @@ struct TicketOperatorAPI: Sendable {
     let engine: TicketEngine
     let mode: RolloutMode
     let mentions: [String]
+    let predict: PredictConfig
 
     func register(on router: Router<BasicRequestContext>) {
         let group = router.group("/operator")
@@ -67,7 +68,42 @@ struct TicketOperatorAPI: Sendable {
             return JSONResponse.make(PauseState(controls: try await Self.controls(store)))
         }
         group.get("/pause") { _, _ in JSONResponse.make(PauseState(controls: try await Self.controls(store))) }
-        group.get("/stats") { _, _ in JSONResponse.make(TicketStats.compute(try await store.allTickets())) }
+        group.get("/stats") { _, _ in
+            JSONResponse.make(StatsResponse(tickets: TicketStats.compute(try await store.allTickets()), samples: try await store.sampleStorage()))
+        }
+        group.get("/agents/{name}/trends") { _, context in
+            let name = try context.parameters.require("name")
+            guard try await store.agent(named: name) != nil else { throw APIError(FleetError.unknownAgent(name)) }
+            let now = engine.clock.now()
+            let window = max(86_400, predict.diskWindow, predict.queueWindow)
+            return JSONResponse.make(HostTrends.make(series: try await store.series(agent: name, since: now.addingTimeInterval(-window)), config: predict, now: now))
+        }
+        group.get("/silences") { request, _ in
+            let all = request.uri.queryParameters.get("all") == "1"
+            return JSONResponse.make(SilencesResponse(silences: try await store.silences(activeAt: all ? nil : engine.clock.now())))
+        }
+        group.post("/silences") { request, _ in
+            let body = try await OperatorAPI.decode(SilenceRequest.self, request)
+            guard try await store.agent(named: body.host) != nil else { throw APIError(FleetError.unknownAgent(body.host)) }
+            guard body.seconds > 0, body.seconds <= 366 * 86_400 else { throw APIError(.badRequest, "malformed", "--for must be between 1s and 366d") }
+            let now = engine.clock.now()
+            let actor = OperatorAPI.actor(request)
+            let reason = Redactor.redact(body.reason ?? "")
+            let silence = try await store.addSilence(
+                SilenceRecord(id: 0, agent: body.host, finding: body.finding, until: now.addingTimeInterval(body.seconds), reason: reason,
+                              createdBy: actor, createdAt: now),
+                audit: AuditEntry(at: now, actor: actor, action: "silence.created", subject: body.host,
+                                  details: ["finding": body.finding ?? "*", "until": WireDate.format(now.addingTimeInterval(body.seconds)), "reason": reason]))
+            return JSONResponse.make(silence, status: .created)
+        }
+        group.post("/silences/{id}/end") { request, context in
+            let text = try context.parameters.require("id")
+            guard let id = Int64(text) else { throw APIError(.badRequest, "malformed", "silence id must be a number") }
+            let now = engine.clock.now()
+            let ended = try await store.endSilence(id: id, at: now, audit: AuditEntry(at: now, actor: OperatorAPI.actor(request), action: "silence.ended", subject: "silence:\(id)"))
+            guard ended else { throw APIError(.notFound, "not_found", "no active silence \(id)") }
+            return JSONResponse.make(SilencesResponse(silences: try await store.silences(activeAt: now)))
+        }
     }
 
     static func ticket(_ context: BasicRequestContext, _ store: any FullStore) async throws -> Ticket {

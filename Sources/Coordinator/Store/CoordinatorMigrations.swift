@@ -109,6 +109,46 @@ enum CoordinatorMigrations {
                 CREATE INDEX commands_requested ON commands(requested_by, created_at);
                 """)
         }
+        migrator.registerMigration("v3-predict") { db in
+            try db.execute(sql: """
+                CREATE TABLE samples (
+                    agent TEXT NOT NULL,
+                    metric TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    at REAL NOT NULL,
+                    value REAL NOT NULL
+                );
+                CREATE INDEX samples_series ON samples(agent, metric, subject, at);
+                CREATE INDEX samples_at ON samples(at);
+                CREATE TABLE samples_hourly (
+                    agent TEXT NOT NULL,
+                    metric TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    hour REAL NOT NULL,
+                    min REAL NOT NULL,
+                    max REAL NOT NULL,
+                    mean REAL NOT NULL,
+                    count INTEGER NOT NULL,
+                    PRIMARY KEY (agent, metric, subject, hour)
+                );
+                CREATE TABLE silences (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    agent TEXT NOT NULL,
+                    finding TEXT,
+                    until TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    ended_at TEXT
+                );
+                CREATE TABLE prediction_holds (
+                    agent TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    since REAL NOT NULL,
+                    PRIMARY KEY (agent, key)
+                );
+                """)
+        }
         return migrator
     }
 }

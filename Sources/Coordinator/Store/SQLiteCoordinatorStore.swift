@@ -128,9 +128,14 @@ final class SQLiteCoordinatorStore: CoordinatorStore {
         let statement = try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO health_reports (id, agent, sequence, created_at, received_at, body) VALUES (?, ?, ?, ?, ?, ?)
             """)
+        let sampleStatement = try db.cachedStatement(sql: "INSERT INTO samples (agent, metric, subject, at, value) VALUES (?, ?, ?, ?, ?)")
         for (report, body) in batch.reports {
             try statement.execute(arguments: [report.id, batch.agent, report.sequence, WireDate.format(report.createdAt), batch.received, body])
             if db.changesCount == 1 {
+                // The trends' numbers, in the same transaction: a replayed spool fills the gap.
+                for sample in SampleExtractor.samples(report) {
+                    try sampleStatement.execute(arguments: [batch.agent, sample.metric, sample.subject, sample.at.timeIntervalSince1970, sample.value])
+                }
                 accepted += 1
                 if newest == nil || report.sequence > newest!.sequence { newest = report }
             } else {

@@ -76,6 +76,18 @@ struct Playbook: Sendable, Equatable {
                 "Open `/api/v1/status/` on the server and read which part reports an error (database, storage).",
                 "Storage errors: check the object storage credentials and that the bucket exists.",
             ]),
+            "disk.full_predicted": Entry(steps: [t("prune_docker")], policy: nil, manual: [
+                "The disk fills steadily: find what grows (`du -xh --max-depth 2 MOUNT | sort -h | tail`) before it is full.",
+            ]),
+            "queue.backlog_growing": Entry(steps: [t("restart_service", "worker_wrapper")], policy: nil, manual: [
+                "Jobs pile up and none finish: read the worker's logs (`docker compose logs --tail 200 worker_wrapper`).",
+            ]),
+            "service.crashloop": Entry(steps: [], policy: nil, manual: [
+                "The service keeps restarting (history in the evidence): read its logs, `docker compose logs --tail 200 SERVICE`; restarting it again will not help.",
+            ]),
+            "agent.offline": Entry(steps: [], policy: nil, manual: [
+                "Check the host is up, then `systemctl status fieldmedic-agent` and `journalctl -u fieldmedic-agent` on it, and that it reaches the coordinator's port.",
+            ]),
             "queue.query_failed": Entry(steps: [], policy: nil, manual: ["Check the database role's permissions on `core_job`."]),
         ])
     }()

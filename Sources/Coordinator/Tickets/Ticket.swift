@@ -43,6 +43,8 @@ struct Ticket: Codable, Sendable, Equatable {
     var github: PublishState
     var reopens: [Date]
     var waitNote: String?
+    /// For tickets the coordinator opened itself: the finding(s) that opened it.
+    var seeds: [Finding]?
 
     init(id: Int64 = 0, source: TicketSource, title: String, body: String, author: String, labels: [String] = [], now: Date) {
         self.id = id

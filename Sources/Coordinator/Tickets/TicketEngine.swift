@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Shared
 
-typealias FullStore = CoordinatorStore & TicketStore
+typealias FullStore = CoordinatorStore & TicketStore & PredictStore
 
 /// The ticket state machine: `received → diagnosing → planned → awaiting_approval → fixing →
 /// verifying → resolved | escalated | healthy`. Every transition is saved (with its audit row)
@@ -115,7 +115,13 @@ struct TicketEngine: Sendable {
             }
             if t.baseline == nil { t.baseline = diagnosis }
             t.latest = diagnosis
-            let findings = Self.actionable(diagnosis.findings)
+            var findings = Self.actionable(diagnosis.findings)
+            if let seeds = t.seeds, !seeds.isEmpty {
+                // A proactive ticket is about its own finding only. One the agent reports must
+                // still be there; a prediction (the coordinator's own) stands as predicted.
+                let present = Set(findings.map { "\($0.code)|\($0.subject)" })
+                findings = seeds.filter { Self.coordinatorCodes.contains($0.code) || present.contains("\($0.code)|\($0.subject)") }
+            }
             t.note("Diagnosis: " + (findings.isEmpty ? "no findings." : findings.map { "\($0.code) on \($0.subject)" }.joined(separator: ", ") + "."), at: now)
             if findings.isEmpty {
                 switch (t.source, t.intent) {
@@ -434,6 +440,9 @@ struct TicketEngine: Sendable {
     }
 
     // MARK: Helpers
+
+    /// Findings only the coordinator raises (from trends and silence), never in a diagnosis.
+    static let coordinatorCodes: Set<String> = ["disk.full_predicted", "queue.backlog_growing", "service.crashloop", "agent.offline"]
 
     /// Findings worth a ticket: warnings and worse.
     static func actionable(_ findings: [Finding]) -> [Finding] {

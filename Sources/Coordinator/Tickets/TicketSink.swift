@@ -105,6 +105,11 @@ struct GitHubSink: TicketSink {
             try await Blocking.run { try api.addLabels(issue: number, labels: missing) }
         }
         ticket.github.labels = labels
+        if !close && ticket.github.closed {
+            // FieldMedic closed it and the finding came back: reopen rather than open a new one.
+            try await Blocking.run { try api.reopen(issue: number) }
+            ticket.github.closed = false
+        }
         if close && !ticket.github.closed {
             try await Blocking.run { try api.close(issue: number, reason: "completed") }
             ticket.github.closed = true
