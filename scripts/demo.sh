@@ -155,18 +155,22 @@ TOML
       python3 -c 'import json,sys; t=[t for t in json.load(sys.stdin) if t["id"]==int(sys.argv[1])]; sys.exit(0 if t and t[0]["state"]==sys.argv[2] else 1)' "$1" "$2"
   }
   say "13. A ticket, as a GitHub issue would open it: \"Please check qfield status\" (outbox mode, no token)"
-  show "$coordinator" tickets open --host demo-host "Please check qfield status" --config "$config"
-  wait_until 60 "ticket 1 is healthy" ticket_state 1 healthy
-  echo "--- $demo/coordinator/outbox/ticket-1.md (what would be posted, then the issue closed) ---"
-  cat "$demo/coordinator/outbox/ticket-1.md"
+  opened=$("$coordinator" tickets open --host demo-host "Please check qfield status" --config "$config")
+  echo "$opened"
+  id=$(echo "$opened" | sed -n 's/^ticket \([0-9]*\) opened.*/\1/p')
+  wait_until 60 "ticket $id is healthy" ticket_state "$id" healthy
+  echo "--- $demo/coordinator/outbox/ticket-$id.md (what would be posted, then the issue closed) ---"
+  cat "$demo/coordinator/outbox/ticket-$id.md"
 
   say "14. Kill the worker again; a problem report: \"Jobs are not processing\" → diagnose, restart, verify, close"
   show docker kill "$(docker ps -q --filter label=com.docker.compose.service=worker_wrapper)" >/dev/null
   wait_until 30 "the coordinator sees the worker down" worker_down
-  show "$coordinator" tickets open --host demo-host "Jobs are not processing since this morning" --config "$config"
-  wait_until 90 "ticket 2 is resolved" ticket_state 2 resolved
-  echo "--- $demo/coordinator/outbox/ticket-2.md ---"
-  cat "$demo/coordinator/outbox/ticket-2.md"
+  opened=$("$coordinator" tickets open --host demo-host "Jobs are not processing since this morning" --config "$config")
+  echo "$opened"
+  id=$(echo "$opened" | sed -n 's/^ticket \([0-9]*\) opened.*/\1/p')
+  wait_until 90 "ticket $id is resolved" ticket_state "$id" resolved
+  echo "--- $demo/coordinator/outbox/ticket-$id.md ---"
+  cat "$demo/coordinator/outbox/ticket-$id.md"
   show "$coordinator" stats --config "$config"
 fi
 
