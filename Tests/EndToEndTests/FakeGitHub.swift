@@ -229,6 +229,8 @@ final class FakeGitHub: @unchecked Sendable {
     }
 
     func issue(_ number: Int) -> Issue? { lock.withLock { issues[number] } }
+    /// Every issue, by number (issues FieldMedic opened itself included).
+    func issuesSnapshot() -> [Issue] { lock.withLock { issues.values.sorted { $0.number < $1.number } } }
     func comments(_ issue: Int) -> [Comment] { lock.withLock { commentList.filter { $0.issue == issue } } }
     var requests: [Recorded] { lock.withLock { recorded } }
     func clearRequests() { lock.withLock { recorded.removeAll() } }

@@ -240,6 +240,80 @@ import Testing
         }
     }
 
+    /// The real agent watches a small real filesystem that this test fills at a steady rate:
+    /// the coordinator's prediction opens a GitHub issue itself, prunes before the threshold,
+    /// verifies, reports and closes it.
+    @Test func aSteadyFillIsPredictedAndPrunedBeforeTheThreshold() async throws {
+        try await FakeGitHub.with(token: "ghp_TESTTOKEN0123456789abcdefghijklmnopqr") { github in
+            let mount = NSTemporaryDirectory() + "fm-fill-" + UUID().uuidString.prefix(8)
+            try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+            let mounted = try env.run("mount", ["-t", "tmpfs", "-o", "size=32m", "tmpfs", mount], check: false)
+            guard mounted.status == 0 else {
+                throw HarnessError("mounting a 32 MiB tmpfs at \(mount) failed (the test needs root, as CI runs it): \(mounted.stderr)")
+            }
+            defer { _ = try? env.run("umount", ["-l", mount], check: false); try? FileManager.default.removeItem(atPath: mount) }
+            // Start from a known engine: what earlier tests left dangling is pruned now, so the
+            // ticket's prune has a predictable plan (its verification is tested elsewhere).
+            _ = try env.docker(["image", "prune", "-f"], check: false)
+            let s = try start(github, poll: "1s", webhook: false, predict: """
+                disk_window = "20s"
+                disk_horizon = "10m"
+                disk_free_below = 40
+                hold = "3s"
+                evaluate_every = "1s"
+                min_points = 6
+                persist_reports = 100
+                """, disks: mount, reportInterval: "1s")
+            // 0.75 % of the filesystem a second, in a thread of its own, until told to stop.
+            let stop = AbortFlag()
+            let chunk = Data(repeating: 0x5a, count: 32 * 1024 * 1024 * 3 / 400)
+            let filler = Thread {
+                var n = 0
+                while !stop.isSet {
+                    FileManager.default.createFile(atPath: mount + "/fill-\(n)", contents: chunk)
+                    n += 1
+                    Thread.sleep(forTimeInterval: 1)
+                }
+            }
+            filler.start()
+            defer { stop.set() }
+            func usedPercent() -> Double {
+                var st = statvfs()
+                guard statvfs(mount, &st) == 0, st.f_blocks > 0 else { return 0 }
+                return 100 * Double(st.f_blocks - st.f_bavail) / Double(st.f_blocks)
+            }
+            var usedAtOpen: Double?
+            var number: Int?
+            try s.h.waitUntil("the prediction opens an issue", timeout: 150) {
+                number = github.issuesSnapshot().first { $0.labels.contains("fieldmedic:proactive") }?.number
+                if number != nil, usedAtOpen == nil { usedAtOpen = usedPercent() }
+                return number != nil
+            }
+            do {
+                try s.h.waitUntil("the proactive issue closes", timeout: 90) { github.issue(number!)?.state == "closed" }
+            } catch {
+                for t in try tickets(s.h) {
+                    let detail = try s.h.operatorJSON("/operator/tickets/\(t["id"] ?? 0)") as? [String: Any]
+                    print("TICKET \(t["id"] ?? 0): \(detail?["report"] ?? "")")
+                }
+                throw error
+            }
+            let usedAtClose = usedPercent()
+            stop.set()
+            print("disk.full_predicted: issue opened at \(String(format: "%.1f", usedAtOpen ?? -1)) % used, closed (pruned, verified) at \(String(format: "%.1f", usedAtClose)) %")
+            #expect((usedAtOpen ?? 100) > 60, "not before free space is under 40 %")
+            #expect(usedAtClose < 90, "the fix ran before the 90 % threshold")
+            let issue = try #require(github.issue(number!))
+            #expect(issue.title.contains("disk.full_predicted"))
+            #expect(issue.labels.contains("fieldmedic:resolved"))
+            let body = report(github, number!)
+            #expect(body.contains("prune_docker"), "\(body)")
+            #expect(body.contains("eta_full_s"))
+            try s.h.stopAgent("vps-1")
+            try s.h.stopCoordinator()
+        }
+    }
+
     /// Not an assertion on time: prints intake → closing comment, split into phases from the
     /// ticket's own timeline, for docs/benchmarks.md (`scripts/bench-tickets.sh` runs only this).
     @Test func benchmarkIntakeToClosingComment() async throws {
