@@ -134,8 +134,8 @@ struct StatsCommand: AsyncParsableCommand {
         print("false-closure rate:   \(pct(stats.falseClosureRate)) (\(stats.reopenedWithin7Days) reopened within 7 days)")
         print("time to verified fix: median \(secs(stats.medianTimeToFix)), p90 \(secs(stats.p90TimeToFix))")
         let samples = answer.samples
-        print("samples: \(samples.rawRows) raw, \(samples.hourlyRows) hourly; " + (samples.bytesPerHostDay.map {
-            String(format: "%.0f bytes of row data per host-day (%.2f host-days)", $0, samples.hostDays)
+        print("samples: \(samples.rawRows) raw, \(samples.hourlyRows) hourly, over \(String(format: "%.2f", samples.hostDays)) host-days; " + (samples.bytesPerReport.map {
+            String(format: "%.0f bytes of row data per report, %.0f KiB per host-day at one report a minute", $0, (samples.bytesPerHostDay ?? 0) / 1024)
         } ?? "none yet"))
     }
 }

@@ -22,7 +22,9 @@ struct SampleStorage: Codable, Sendable, Equatable {
     var rawRows: Int
     var hourlyRows: Int
     var hostDays: Double
-    /// Bytes of row payload (values, names, times) per host and day of raw samples.
+    /// Bytes of row payload (values, names, times) per report, measured.
+    var bytesPerReport: Double?
+    /// That at one report a minute (1,440 a day), before SQLite's page and index overhead.
     var bytesPerHostDay: Double?
 }
 
@@ -96,6 +98,7 @@ extension SQLiteCoordinatorStore: PredictStore {
         try await pool.read { db in
             let raw = try Row.fetchOne(db, sql: """
                 SELECT COUNT(*) AS n, MIN(at) AS first, MAX(at) AS last, COUNT(DISTINCT agent) AS hosts,
+                       COUNT(DISTINCT agent || '@' || at) AS reports,
                        SUM(LENGTH(agent) + LENGTH(metric) + LENGTH(subject) + 16) AS bytes FROM samples
                 """)
             let hourly = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM samples_hourly") ?? 0
@@ -103,9 +106,11 @@ extension SQLiteCoordinatorStore: PredictStore {
             let first: Double? = raw?["first"], last: Double? = raw?["last"]
             let hosts: Int = raw?["hosts"] ?? 0
             let bytes: Double = raw?["bytes"] ?? 0
-            let days = max((last ?? 0) - (first ?? 0), 60) / 86_400
-            let hostDays = Double(hosts) * days
-            return SampleStorage(rawRows: n, hourlyRows: hourly, hostDays: hostDays, bytesPerHostDay: n > 0 && hostDays > 0 ? bytes / hostDays : nil)
+            let reports: Int = raw?["reports"] ?? 0
+            let days = max((last ?? 0) - (first ?? 0), 0) / 86_400
+            let perReport = reports > 0 ? bytes / Double(reports) : nil
+            return SampleStorage(rawRows: n, hourlyRows: hourly, hostDays: Double(hosts) * days, bytesPerReport: perReport,
+                                 bytesPerHostDay: perReport.map { $0 * 1440 })
         }
     }
 

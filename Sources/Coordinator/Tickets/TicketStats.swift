@@ -5,7 +5,8 @@ struct TicketStats: Codable, Sendable, Equatable {
     var total: Int
     var open: Int
     var byOutcome: [String: Int]
-    /// Resolved without a person (no approval, no escalation) / finished tickets.
+    /// Resolved without a person (no approval, no escalation) / finished tickets that were
+    /// not healthy status checks.
     var autoResolutionRate: Double?
     var escalationRate: Double?
     /// Closed by FieldMedic and reopened within 7 days / closed by FieldMedic.
@@ -37,7 +38,7 @@ struct TicketStats: Codable, Sendable, Equatable {
         }
         return TicketStats(
             total: tickets.count, open: tickets.filter { !$0.state.isTerminal }.count, byOutcome: byOutcome,
-            autoResolutionRate: ratio(auto.count, finished.count), escalationRate: ratio(escalated.count, finished.count),
+            autoResolutionRate: ratio(auto.count, finished.filter { $0.state != .healthy }.count), escalationRate: ratio(escalated.count, finished.count),
             falseClosureRate: ratio(reopened.count, closed.count), reopenedWithin7Days: reopened.count,
             medianTimeToFix: percentile(0.5), p90TimeToFix: percentile(0.9))
     }
