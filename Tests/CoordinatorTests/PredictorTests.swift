@@ -154,11 +154,11 @@ import Testing
     }
 
     @Test func theHoldStartsAgainAfterAGap() {
-        // 64 % at 3 %/h, and a clean-up takes it 15 % down for 10 minutes at 4 h: the condition is false at
+        // 64 % at 3 %/h, and a clean-up takes it 20 % down (under 60 %) for 10 minutes at 4 h: the condition is false at
         // 4:00 and 4:05, true again from 4:10, so it fires at 5:10, not at 4:00.
         var rng = SplitMix64(seed: 11)
         let series = disk(TraceGenerator.sample(minutes: 8 * 60 + 1) { i, _ in
-            64 + 3 * Double(i) / 60 - ((240..<250).contains(i) ? 15 : 0) + 0.1 * rng.gaussian()
+            64 + 3 * Double(i) / 60 - ((240..<250).contains(i) ? 20 : 0) + 0.1 * rng.gaussian()
         })
         #expect(predictor.evaluate(series: upTo(series, at(240)), now: at(240)).isEmpty)
         #expect(!predictor.evaluate(series: upTo(series, at(250)), now: at(250)).isEmpty)
