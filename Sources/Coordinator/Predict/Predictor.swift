@@ -71,7 +71,9 @@ struct Predictor: Sendable {
             let finished = (series["queue.finished"]?["core_job"] ?? []).filter { $0.t >= t - config.queueWindow }
             if window.count >= config.minPoints, let fit = LinearFit.fit(window), fit.span >= config.queueWindow / 2, let last = window.last,
                fit.slopePerSecond > 0, last.v >= config.queueMinPending {
-                let done = (finished.last?.v ?? 0) - (finished.first?.v ?? 0)
+                // Old finished jobs get deleted (the count drops while the worker works): count only increases.
+                var done = 0.0
+                for (a, b) in zip(finished, finished.dropFirst()) where b.v > a.v { done += b.v - a.v }
                 if done <= 0 {
                     out.append(Prediction(
                         finding: Finding(
@@ -86,9 +88,10 @@ struct Predictor: Sendable {
         for (service, points) in series["service.restarts"] ?? [:] {
             let window = points.filter { $0.t >= t - config.crashloopWindow }
             guard window.count >= 2 else { continue }
-            // Restart counters reset when a container is recreated: count only increases.
+            // Restart counters reset when a container is recreated: a drop is a reset, and the new value
+            // counts the restarts since (as Prometheus' increase() does).
             var restarts = 0.0
-            for (a, b) in zip(window, window.dropFirst()) where b.v > a.v { restarts += b.v - a.v }
+            for (a, b) in zip(window, window.dropFirst()) { restarts += b.v >= a.v ? b.v - a.v : b.v }
             if restarts >= config.crashloopRestarts {
                 out.append(Prediction(
                     finding: Finding(
