@@ -340,6 +340,77 @@ import Testing
         #expect(t.run == 2)
         #expect(t.state == .resolved)
     }
+
+    @Test func twoTicketsForTheSameFindingNeverRaceOneWaitsForTheLock() async throws {
+        let f = try await TicketFixture()
+        f.host.findings = [TicketFixture.down("worker_wrapper")]
+        let a = f.github.open(title: "worker down")
+        let b = f.github.open(title: "jobs not processing")
+        try await f.intake.poll()
+        // Both diagnose and plan; the first takes the lock, the second waits for it.
+        await f.runner.tick()
+        try await f.host.serve(f.fleet)
+        await f.runner.tick()
+        let first = try await f.ticket(issue: a.number), second = try await f.ticket(issue: b.number)
+        #expect(first.state == .fixing)
+        #expect(second.state == .planned)
+        #expect(second.waitNote?.contains("is fixing service.down") == true)
+        try await f.settle()
+        #expect(f.host.executed.filter { $0.hasPrefix("restart_service") }.count == 1, "one fix for one fault")
+        #expect(try await f.ticket(issue: a.number).state == .resolved)
+        let second2 = try await f.ticket(issue: b.number)
+        #expect(second2.state == .resolved, "re-checked after the lock: the other ticket fixed it")
+        #expect(second2.verdict?.contains("Resolved by #\(a.number)") == true, "\(second2.verdict ?? "")")
+    }
+
+    @Test func writePermissionCanBeEnoughToApprove() async throws {
+        let f = try await TicketFixture(mode: .propose, approvers: []) { $0.github?.approveWithWritePermission = true }
+        f.github.permissions = ["bob": "write", "eve": "read"]
+        f.host.findings = [TicketFixture.down("nginx")]
+        let issue = f.github.open(title: "site down")
+        try await f.intake.poll()
+        try await f.settle()
+        let plan = try #require(try await f.ticket(issue: issue.number).plan)
+        for who in ["eve", "bob"] {
+            let c = f.github.comment(on: issue.number, "/fieldmedic approve \(plan.shortHash)", by: who, at: f.fleet.clock.now())
+            _ = try await f.intake.handle(.comment(action: "created", issue: f.github.issues[issue.number]!, comment: c, sender: who))
+        }
+        try await f.settle()
+        let t = try await f.ticket(issue: issue.number)
+        #expect(t.approval?.approvedBy == "bob")
+        #expect(t.state == .resolved)
+        #expect(f.github.replies(issue.number).contains { $0.contains("@eve") })
+    }
+
+    @Test func secretsInEvidenceNeverReachTheReport() async throws {
+        let f = try await TicketFixture()
+        f.host.findings = [Finding(code: "app.status_error", severity: .critical, subject: "app",
+                                   message: "storage error: AWS_SECRET_ACCESS_KEY=hunter2hunter2 rejected",
+                                   evidence: ["log": "Authorization: Bearer abcdef0123456789abcdef", "PASSWORD": "s3cr3t-value"])]
+        let issue = f.github.open(title: "sync broken")
+        try await f.intake.poll()
+        try await f.settle()
+        let report = try #require(f.github.reportBody(issue.number))
+        #expect(!report.contains("hunter2hunter2"))
+        #expect(!report.contains("abcdef0123456789abcdef"))
+        #expect(!report.contains("s3cr3t-value"))
+        #expect(try await f.ticket(issue: issue.number).state == .escalated)
+    }
+
+    @Test func diagnoseOnRequestAddsAFreshDiagnosis() async throws {
+        let f = try await TicketFixture()
+        let issue = f.github.open(title: "sync not working")
+        try await f.intake.poll()
+        try await f.settle()
+        f.host.findings = [TicketFixture.down("app")]
+        let c = f.github.comment(on: issue.number, "/fieldmedic diagnose", by: "alice", at: f.fleet.clock.now())
+        _ = try await f.intake.handle(.comment(action: "created", issue: f.github.issues[issue.number]!, comment: c, sender: "alice"))
+        try await f.settle()
+        let t = try await f.ticket(issue: issue.number)
+        #expect(t.timeline.contains { $0.text.hasPrefix("Diagnosis on request: service.down on app") })
+        #expect(f.host.executed == ["diagnose", "diagnose"])
+        #expect(t.state == .escalated, "a diagnosis on request fixes nothing by itself")
+    }
 }
 
 @Suite struct TicketLogicTests {

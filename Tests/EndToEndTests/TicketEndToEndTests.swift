@@ -240,6 +240,63 @@ import Testing
         }
     }
 
+    @Test func aDenialAndAnUnansweredApprovalEscalateAndNothingRuns() async throws {
+        try await FakeGitHub.with(token: "ghp_TESTTOKEN0123456789abcdefghijklmnopqr") { github in
+            let s = try start(github, poll: "1s", webhook: false, extra: "approval_timeout = \"8s\"", mode: "propose")
+            try env.docker(["stop", "-t", "1"] + env.containerIDs("worker_wrapper"))
+            let denied = github.createIssue(title: "worker down", author: "fieldcrew")
+            let ignored = github.createIssue(title: "jobs stuck", author: "fieldcrew")
+            try s.h.waitUntil("both ask for approval", timeout: 60) {
+                [denied, ignored].allSatisfy { github.issue($0)?.labels.contains("fieldmedic:awaiting-approval") == true }
+            }
+            github.addComment(issue: denied, body: "/fieldmedic deny", author: "alice", association: "MEMBER")
+            try s.h.waitUntil("both are escalated", timeout: 60) {
+                [denied, ignored].allSatisfy { github.issue($0)?.labels.contains("fieldmedic:escalated") == true }
+            }
+            #expect(report(github, denied).contains("@alice denied"))
+            #expect(report(github, ignored).contains("Approval timed out"))
+            #expect([denied, ignored].allSatisfy { github.issue($0)?.state == "open" })
+            #expect(try env.inspect(try env.containerIDs("worker_wrapper")[0], "{{.State.Status}}") == "exited", "nothing ran")
+            try s.h.stopAgent("vps-1")
+            try s.h.stopCoordinator()
+            let database = SQLiteCoordinatorTestReader(path: s.h.dataDir + "/coordinator.sqlite3")
+            #expect(try database.count("SELECT COUNT(*) FROM commands WHERE kind != 'diagnose'") == 0)
+        }
+    }
+
+    @Test func theOperatorCommandsWorkAgainstARunningCoordinator() async throws {
+        try await FakeGitHub.with(token: "ghp_TESTTOKEN0123456789abcdefghijklmnopqr") { github in
+            let s = try start(github, poll: "1s", webhook: false)
+            let pause = try s.h.coordinator(["pause", "--reason", "upgrading docker"])
+            try pause.expectSuccess("pause")
+            #expect(pause.stdout.contains("pause: by operator"))
+            try s.h.coordinator(["resume"]).expectSuccess("resume")
+            let silence = try s.h.coordinator(["silence", "vps-1", "--finding", "disk.high", "--for", "2h", "--reason", "resizing"])
+            try silence.expectSuccess("silence")
+            let list = try s.h.coordinator(["silences"])
+            #expect(list.stdout.contains("disk.high") && list.stdout.contains("resizing"))
+            try s.h.coordinator(["unsilence", "1"]).expectSuccess("unsilence")
+            #expect(try s.h.coordinator(["silences"]).stdout.contains("No active silences"))
+            let bad = try s.h.coordinator(["silence", "vps-1", "--for", "soon"])
+            #expect(bad.status == 2, "\(bad.stderr)")
+            let opened = try s.h.coordinator(["tickets", "open", "Please check qfield status"])
+            try opened.expectSuccess("tickets open")
+            try s.h.waitUntil("the ticket is healthy", timeout: 30) {
+                try s.h.coordinator(["tickets", "list", "--all", "--json"]).stdout.contains("\"healthy\"")
+            }
+            let stats = try s.h.coordinator(["stats"])
+            try stats.expectSuccess("stats")
+            #expect(stats.stdout.contains("healthy: 1"))
+            let host = try s.h.coordinator(["hosts", "show", "vps-1"])
+            try host.expectSuccess("hosts show")
+            #expect(host.stdout.contains("TREND") || host.stdout.contains("No trends yet"), "\(host.stdout)")
+            try s.h.stopAgent("vps-1")
+            try s.h.stopCoordinator()
+            let audit = try s.h.auditActions()
+            for action in ["fixes.paused", "fixes.resumed", "silence.created", "silence.ended"] { #expect(audit.contains(action), "\(action)") }
+        }
+    }
+
     /// The real agent watches a small real filesystem that this test fills at a steady rate:
     /// the coordinator's prediction opens a GitHub issue itself, prunes before the threshold,
     /// verifies, reports and closes it.

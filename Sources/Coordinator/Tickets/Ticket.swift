@@ -45,6 +45,9 @@ struct Ticket: Codable, Sendable, Equatable {
     var waitNote: String?
     /// For tickets the coordinator opened itself: the finding(s) that opened it.
     var seeds: [Finding]?
+    /// The ticket whose lock this one waited for: once it has the lock it diagnoses again,
+    /// since the other may have fixed the same fault.
+    var waitedFor: Int64?
 
     init(id: Int64 = 0, source: TicketSource, title: String, body: String, author: String, labels: [String] = [], now: Date) {
         self.id = id

@@ -135,6 +135,12 @@ struct TicketEngine: Sendable {
                     t.closedAt = now
                     return transition(&t, to: .resolved, "Cleared by itself.", details: [:])
                 default:
+                    if let other = t.waitedFor, let fixer = try await store.ticket(id: other), fixer.state == .resolved {
+                        t.verdict = "Resolved by \(fixer.reference), which fixed the same fault (\(fixer.actions.filter { !$0.dryRun }.map(\.summary).joined(separator: ", "))); verified."
+                        t.resolvedAt = now
+                        t.closedAt = now
+                        return transition(&t, to: .resolved, "Fixed by ticket \(other).", details: ["by": String(other)])
+                    }
                     t.nextSteps = ["FieldMedic found nothing wrong on \(t.host ?? "the host"); a person should look at the report in this issue (what exactly fails, for whom, since when)."]
                     return escalate(&t, "Problem reported but no fault found: every probe passed, so this needs a person.")
                 }
@@ -178,9 +184,17 @@ struct TicketEngine: Sendable {
                 if holder != t.id {
                     let note = "Waiting: ticket \(holder) is fixing \(target.code) on \(target.subject)."
                     if t.waitNote != note { t.note(note, at: now); t.waitNote = note }
+                    t.waitedFor = holder
                     t.dueAt = now.addingTimeInterval(10)
                     return nil
                 }
+            }
+            if let other = t.waitedFor {
+                // The other ticket is done with this fault: look again before acting on a
+                // diagnosis that is now stale (never fix twice what it already fixed).
+                t.waitNote = nil
+                try await send(&t, purpose: .diagnose, kind: "diagnose", params: [:], tag: "diagnose-after-\(other)-\(t.step)")
+                return transition(&t, to: .diagnosing, "Ticket \(other) released the lock; diagnosing again.", details: ["after": String(other)])
             }
             if let spent = try await budgetSpent(host: host, action: step.action, now: now) {
                 t.nextSteps = plan.manual
