@@ -64,7 +64,7 @@ enum TraceKind: String, CaseIterable, Sendable {
     var isPeriodic: Bool { rawValue.hasPrefix("periodic-") }
     /// The periodic kinds the "≤ 1 false alarm per host-month" target is asserted on;
     /// `backupDaily` is the boundary case (a steep daily write that stays high for longer than the hold).
-    var inFalseAlarmTarget: Bool { isPeriodic && self != .backupDaily }
+    var inFalseAlarmTarget: Bool { isPeriodic }
     var isSteadyFill: Bool { self == .fill3d || self == .fill10d || self == .fill20d }
 }
 

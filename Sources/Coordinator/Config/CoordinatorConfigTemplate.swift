@@ -65,6 +65,7 @@ enum CoordinatorConfigTemplate {
         # disk_horizon = "24h"
         # disk_free_below = 40
         # hold = "1h"
+        # disk_recent_window = "1h"    # the last hour's trend must agree (no alarm after a backup)
         # queue_window = "1h"          # pending grows while nothing finishes → stalled worker
         # crashloop_window = "15m"     # crashloop_restarts restarts within it → crash loop
         # crashloop_restarts = 3

@@ -134,6 +134,7 @@ struct TicketConfig: Sendable, Equatable {
         p.diskFreeBelow = try reader.double("predict.disk_free_below", default: p.diskFreeBelow, range: 0...100)
         p.diskThreshold = try reader.double("predict.disk_threshold", default: p.diskThreshold, range: 1...100)
         p.hold = try reader.duration("predict.hold", default: p.hold, minimum: 0)
+        p.diskRecentWindow = try reader.duration("predict.disk_recent_window", default: p.diskRecentWindow, minimum: 0)
         p.queueWindow = try reader.duration("predict.queue_window", default: p.queueWindow, minimum: 1)
         p.queueMinPending = try reader.double("predict.queue_min_pending", default: p.queueMinPending, range: 0...1_000_000)
         p.queueHold = try reader.duration("predict.queue_hold", default: p.queueHold, minimum: 0)

@@ -14,6 +14,9 @@ struct PredictConfig: Sendable, Equatable {
     /// The action threshold the ETA is also given for (the agent's `disk.high`).
     var diskThreshold: Double = 90
     var hold: TimeInterval = 3600
+    /// The last stretch whose own trend must also point at full (within twice the horizon);
+    /// 0 turns the check off.
+    var diskRecentWindow: TimeInterval = 3600
     /// Queue: pending grows over `queueWindow` while nothing finishes, with at least
     /// `queueMinPending` waiting, held for `queueHold`.
     var queueWindow: TimeInterval = 3600
@@ -52,6 +55,13 @@ struct Predictor: Sendable {
                   let last = window.last else { continue }
             let free = 100 - last.v
             guard free < config.diskFreeBelow, let eta = fit.secondsUntil(100, from: t), eta <= config.diskHorizon else { continue }
+            // The recent trend must agree: after a write that then stays (a backup, a step),
+            // the long window still slopes up but the last `recent_window` is flat.
+            let recent = window.filter { $0.t >= t - config.diskRecentWindow }
+            if config.diskRecentWindow > 0 {
+                guard recent.count >= 3, let recentFit = LinearFit.fit(recent),
+                      let recentEta = recentFit.secondsUntil(100, from: t), recentEta <= config.diskHorizon * 2 else { continue }
+            }
             let toThreshold = fit.secondsUntil(config.diskThreshold, from: t)
             let perHour = fit.slopePerSecond * 3600
             out.append(Prediction(

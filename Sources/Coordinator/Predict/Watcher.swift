@@ -16,7 +16,11 @@ struct Watcher: Service {
     var clock: any WallClock { engine.clock }
 
     func run() async throws {
-        guard config.enabled else { return }
+        guard config.enabled else {
+            // Disabled: stay until shutdown (a service that returns early stops the coordinator).
+            try? await gracefulShutdown()
+            return
+        }
         try await cancelWhenGracefulShutdown {
             var lastRetention = Date.distantPast
             while !Task.isCancelled {
@@ -48,10 +52,12 @@ struct Watcher: Service {
             let silences = try await store.silences(activeAt: now)
             for agent in try await store.agents() where agent.state == .active {
                 do { try await evaluate(agent, silences: silences, now: now) } catch {
+                    if Task.isCancelled || error is CancellationError { return }
                     logger.error("watching an agent failed", metadata: ["agent": "\(agent.name)", "error": "\(Redactor.redact("\(error)"))"])
                 }
             }
         } catch {
+            if Task.isCancelled || error is CancellationError { return }
             logger.error("watching failed", metadata: ["error": "\(error)"])
         }
     }

@@ -31,6 +31,7 @@ struct TicketRunner: Service {
         await intake?.pollIfDue()
         let tickets: [Ticket]
         do { tickets = try await engine.store.openTickets() } catch {
+            if Task.isCancelled || error is CancellationError { return }  // shutting down
             logger.error("reading open tickets failed", metadata: ["error": "\(error)"])
             return
         }
@@ -39,6 +40,7 @@ struct TicketRunner: Service {
                 let advanced = try await engine.advance(ticket)
                 _ = try await publisher.publishIfNeeded(advanced)
             } catch {
+                if Task.isCancelled || error is CancellationError { return }
                 logger.error("ticket step failed; will retry", metadata: ["ticket": "\(ticket.id)", "error": "\(Redactor.redact("\(error)"))"])
             }
         }
