@@ -7,6 +7,11 @@ import Testing
 
 /// Probes and actions against the real private Docker engine, the QFieldCloud-shaped testbed
 /// and a real PostgreSQL with the real `core_job` table. Faults are injected for real.
+/// Every suite that changes the one shared testbed (services, worker mode, status endpoint)
+/// runs under this parent, one test at a time: Swift Testing runs sibling suites in parallel.
+@Suite(.serialized) enum SharedTestbed {}
+
+extension SharedTestbed {
 @Suite(.serialized) struct TestbedTests {
     let env: TestEnvironment
     let engine: DockerEngineClient
@@ -374,4 +379,5 @@ import Testing
         try h.stopAgent("vps-1")
         try h.stopCoordinator()
     }
+}
 }

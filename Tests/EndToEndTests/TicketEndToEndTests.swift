@@ -7,6 +7,7 @@ import Testing
 /// The ticket loop with the real binaries: the real agent on the testbed, the coordinator
 /// talking to a fake GitHub over HTTP (real request and response shapes), webhook deliveries
 /// signed for real.
+extension SharedTestbed {
 @Suite(.serialized) struct TicketEndToEndTests {
     let env: TestEnvironment
 
@@ -421,6 +422,7 @@ import Testing
             try s.h.stopCoordinator()
         }
     }
+}
 }
 
 /// Read-only SQL on the coordinator's database after it stopped.
