@@ -51,7 +51,7 @@ struct Watcher: Service {
             let now = clock.now()
             let silences = try await store.silences(activeAt: now)
             for agent in try await store.agents() where agent.state == .active {
-                do { try await evaluate(agent, silences: silences, now: now) } catch {
+                do { try await engine.mutex.run { try await evaluate(agent, silences: silences, now: now) } } catch {
                     if Task.isCancelled || error is CancellationError { return }
                     logger.error("watching an agent failed", metadata: ["agent": "\(agent.name)", "error": "\(Redactor.redact("\(error)"))"])
                 }

@@ -28,7 +28,7 @@ struct TicketOperatorAPI: Sendable {
                 guard try await store.agent(named: host) != nil else { throw APIError(FleetError.unknownAgent(host)) }
                 ticket.labels = ["host:\(host)"]
             }
-            let (stored, _) = try await engine.open(ticket, via: OperatorAPI.actor(request))
+            let (stored, _) = try await engine.mutex.run { try await engine.open(ticket, via: OperatorAPI.actor(request)) }
             return JSONResponse.make(TicketSummary(stored), status: .created)
         }
         group.get("/tickets/{id}") { _, context in
@@ -36,13 +36,15 @@ struct TicketOperatorAPI: Sendable {
             return JSONResponse.make(TicketDetail(ticket: ticket, report: TicketReport.render(ticket, mode: mode, mentions: mentions)))
         }
         group.post("/tickets/{id}/command") { request, context in
-            var ticket = try await Self.ticket(context, store)
             let body = try await OperatorAPI.decode(TicketCommandRequest.self, request)
             guard let verb = ChatCommand.Verb(rawValue: body.verb) else {
                 throw APIError(.badRequest, "malformed", "verb must be one of " + ChatCommand.Verb.allCases.map(\.rawValue).joined(separator: ", "))
             }
-            let reply = try await engine.handle(ChatCommand(verb: verb, argument: body.argument), on: &ticket, author: OperatorAPI.actor(request), trusted: true)
-            let fresh = try await store.ticket(id: ticket.id) ?? ticket
+            let (reply, fresh) = try await engine.mutex.run {
+                var ticket = try await Self.ticket(context, store)
+                let reply = try await engine.handle(ChatCommand(verb: verb, argument: body.argument), on: &ticket, author: OperatorAPI.actor(request), trusted: true)
+                return (reply, try await store.ticket(id: ticket.id) ?? ticket)
+            }
             return JSONResponse.make(TicketCommandResponse(ticket: TicketSummary(fresh), reply: reply))
         }
         group.post("/pause") { request, _ in

@@ -43,9 +43,9 @@ struct IssueIntake: Sendable {
         guard case .issues(let issues, let newTag) = answer else { return }
         var newest = since
         for issue in issues {
-            try await ingest(issue, via: "github-poll")
+            try await engine.mutex.run { try await ingest(issue, via: "github-poll") }
             if issue.number > 0, let ticket = try await store.ticket(issue: issue.number), issue.updatedAt > (ticket.github.commentsSeenAt ?? .distantPast) {
-                try await pollComments(ticket: ticket, issue: issue)
+                try await engine.mutex.run { try await pollComments(ticket: ticket, issue: issue) }
             }
             newest = max(newest ?? issue.updatedAt, issue.updatedAt)
         }
@@ -71,6 +71,10 @@ struct IssueIntake: Sendable {
 
     /// Handles a verified delivery. Returns a short text for the HTTP answer.
     func handle(_ event: WebhookEvent) async throws -> String {
+        try await engine.mutex.run { try await handleLocked(event) }
+    }
+
+    private func handleLocked(_ event: WebhookEvent) async throws -> String {
         switch event {
         case .ping:
             return "pong"

@@ -18,16 +18,19 @@ struct TicketEngine: Sendable {
     let permission: (@Sendable (String) async throws -> String)?
 
     static let wakeKey = "tickets"
+    /// Held by every entry point that changes tickets (see TicketMutex).
+    let mutex: TicketMutex
     static let actor = "fieldmedic"
 
     init(store: any FullStore, fleet: FleetService, config: TicketConfig, clock: any WallClock, logger: Logger,
-         permission: (@Sendable (String) async throws -> String)? = nil) {
+         permission: (@Sendable (String) async throws -> String)? = nil, mutex: TicketMutex = TicketMutex()) {
         self.store = store
         self.fleet = fleet
         self.config = config
         self.clock = clock
         self.logger = logger
         self.permission = permission
+        self.mutex = mutex
     }
 
     // MARK: Opening

@@ -35,13 +35,17 @@ struct TicketRunner: Service {
             logger.error("reading open tickets failed", metadata: ["error": "\(error)"])
             return
         }
-        for ticket in tickets {
+        for listed in tickets {
             do {
-                let advanced = try await engine.advance(ticket)
-                _ = try await publisher.publishIfNeeded(advanced)
+                try await engine.mutex.run {
+                    // Read again under the lock: a webhook or an operator may have changed it.
+                    guard let ticket = try await engine.store.ticket(id: listed.id) else { return }
+                    let advanced = try await engine.advance(ticket)
+                    _ = try await publisher.publishIfNeeded(advanced)
+                }
             } catch {
                 if Task.isCancelled || error is CancellationError { return }
-                logger.error("ticket step failed; will retry", metadata: ["ticket": "\(ticket.id)", "error": "\(Redactor.redact("\(error)"))"])
+                logger.error("ticket step failed; will retry", metadata: ["ticket": "\(listed.id)", "error": "\(Redactor.redact("\(error)"))"])
             }
         }
     }
