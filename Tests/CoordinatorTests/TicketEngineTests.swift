@@ -411,6 +411,21 @@ import Testing
         #expect(f.host.executed == ["diagnose", "diagnose"])
         #expect(t.state == .escalated, "a diagnosis on request fixes nothing by itself")
     }
+
+    @Test func aFixedFindingIsNotFixedAgainForAnotherThatHasNoFix() async throws {
+        let f = try await TicketFixture()
+        let backlog = Finding(code: "queue.backlog", severity: .warning, subject: "core_job", message: "60 pending")
+        f.host.findings = [TicketFixture.down("worker_wrapper"), backlog]
+        f.host.effects["restart_service"] = { findings, _ in findings.removeAll { $0.code == "service.down" } }
+        let issue = f.github.open(title: "jobs not processing")
+        try await f.intake.poll()
+        try await f.settle()
+        let t = try await f.ticket(issue: issue.number)
+        #expect(f.host.executed == ["diagnose", "restart_service(worker_wrapper)", "diagnose"], "no recreate for a service that is up")
+        #expect(t.state == .escalated)
+        #expect(t.reason?.contains("queue.backlog on core_job remains") == true, "\(t.reason ?? "")")
+        #expect(t.reason?.contains("Fixed what could be fixed (restart_service(service=worker_wrapper))") == true)
+    }
 }
 
 @Suite struct TicketLogicTests {

@@ -14,6 +14,8 @@ extension SharedTestbed {
     init() throws {
         env = try TestEnvironment.require()
         try env.restore()
+        // Jobs other suites left in the queue would be findings of their own here.
+        _ = try env.psql("DELETE FROM core_job")
     }
 
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -264,7 +264,18 @@ struct TicketEngine: Sendable {
                 return transition(&t, to: .resolved, "Verified: the findings are gone.", details: [:])
             }
             t.note("Still present: " + left.map { "\($0.code) on \($0.subject)" }.joined(separator: ", ") + ".", at: now)
-            t.step += 1
+            // The next step that is for something still present; steps for what is gone are skipped.
+            let stillThere = Set(left.map { "\($0.code)|\($0.subject)" })
+            let steps = t.plan?.steps ?? []
+            var next = t.step + 1
+            while next < steps.count && !stillThere.contains("\(steps[next].finding)|\(steps[next].subject)") { next += 1 }
+            t.step = next
+            if next >= steps.count {
+                t.nextSteps = t.plan?.manual ?? []
+                let fixed = t.actions.filter { !$0.dryRun && $0.status == "succeeded" }.map(\.summary)
+                return escalate(&t, (fixed.isEmpty ? "" : "Fixed what could be fixed (" + fixed.joined(separator: ", ") + "), but ")
+                    + left.map { "\($0.code) on \($0.subject)" }.joined(separator: ", ") + " remains and has no automatic fix.")
+            }
             return transition(&t, to: .planned, "Next step.", details: ["step": String(t.step)])
 
         case .resolved, .escalated, .healthy:
