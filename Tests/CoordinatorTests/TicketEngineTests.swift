@@ -387,9 +387,10 @@ import Testing
         f.host.findings = [Finding(code: "app.status_error", severity: .critical, subject: "app",
                                    message: "storage error: AWS_SECRET_ACCESS_KEY=hunter2hunter2 rejected",
                                    evidence: ["log": "Authorization: Bearer abcdef0123456789abcdef", "PASSWORD": "s3cr3t-value"])]
-        let issue = f.github.open(title: "sync broken")
+        let issue = f.github.open(title: "sync broken", body: "our token is ghp_abcdefghijklmnopqrstuvwxyz0123456789 if that helps")
         try await f.intake.poll()
         try await f.settle()
+        #expect(!(try await f.ticket(issue: issue.number).body.contains("ghp_abcdefghijklmnopqrstuvwxyz0123456789")), "not stored")
         let report = try #require(f.github.reportBody(issue.number))
         #expect(!report.contains("hunter2hunter2"))
         #expect(!report.contains("abcdef0123456789abcdef"))

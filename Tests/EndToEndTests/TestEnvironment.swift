@@ -58,6 +58,30 @@ struct TestEnvironment: Sendable {
         return result
     }
 
+    /// agent.toml for an agent watching this testbed (after `[state]`, which the harness adds).
+    func agentConfig(interval: String = "30s", disks: String? = nil, actions: String = "") -> String {
+        """
+        [report]
+        interval = "\(interval)"
+        \(disks.map { "[disks]\nmounts = [\"\($0)\"]" } ?? "")
+        [docker]
+        socket = "\(dockerSocket)"
+        [compose]
+        project = "\(project)"
+        directory = "\(testbedDir)"
+        [queue]
+        mode = "dsn"
+        dsn = "\(pgDSN)"
+        [status]
+        url = "http://127.0.0.1:\(appPort)/api/v1/status/"
+        host = "localhost"
+        [actions]
+        \(actions)
+        settle = "2s"
+        backoff = "0s"
+        """
+    }
+
     func docker(_ arguments: [String], check: Bool = true) throws -> CommandOutput { try run("docker", arguments, check: check) }
 
     func psql(_ sql: String) throws -> String {

@@ -285,25 +285,7 @@ extension SharedTestbed {
         try h.initCoordinator()
         try h.startCoordinator()
         try h.enrollAgent("vps-1")
-        try h.writeAgentConfig("vps-1", """
-            [report]
-            interval = "30s"
-            [docker]
-            socket = "\(env.dockerSocket)"
-            [compose]
-            project = "\(env.project)"
-            directory = "\(env.testbedDir)"
-            [queue]
-            mode = "dsn"
-            dsn = "\(env.pgDSN)"
-            [status]
-            url = "http://127.0.0.1:\(env.appPort)/api/v1/status/"
-            host = "localhost"
-            [actions]
-            \(actions)
-            settle = "2s"
-            backoff = "0s"
-            """)
+        try h.writeAgentConfig("vps-1", env.agentConfig(actions: actions))
         try h.startAgent("vps-1")
         try h.waitUntil("the first report arrives", timeout: 30) { try h.storedSequences("vps-1").count >= 1 }
     }

@@ -64,25 +64,7 @@ extension SharedTestbed {
         try h.coordinator(["check-config"]).expectSuccess("check-config with [github]")
         try h.startCoordinator()
         try h.enrollAgent("vps-1")
-        try h.writeAgentConfig("vps-1", """
-            [report]
-            interval = "\(reportInterval)"
-            \(disks.map { "[disks]\nmounts = [\"\($0)\"]" } ?? "")
-            [docker]
-            socket = "\(env.dockerSocket)"
-            [compose]
-            project = "\(env.project)"
-            directory = "\(env.testbedDir)"
-            [queue]
-            mode = "dsn"
-            dsn = "\(env.pgDSN)"
-            [status]
-            url = "http://127.0.0.1:\(env.appPort)/api/v1/status/"
-            host = "localhost"
-            [actions]
-            settle = "2s"
-            backoff = "0s"
-            """)
+        try h.writeAgentConfig("vps-1", env.agentConfig(interval: reportInterval, disks: disks))
         try h.startAgent("vps-1", environment: agentEnvironment)
         try h.waitUntil("the first report arrives", timeout: 30) { try h.storedSequences("vps-1").count >= 1 }
         return Setup(h: h, github: github, webhookPort: port)

@@ -45,6 +45,12 @@ struct Prediction: Sendable, Equatable {
 struct Predictor: Sendable {
     let config: PredictConfig
 
+    /// The metrics `evaluate` reads and how far back each.
+    var inputs: [String: TimeInterval] {
+        ["disk.used_pct": config.diskWindow, "queue.pending": config.queueWindow, "queue.finished": config.queueWindow,
+         "service.restarts": config.crashloopWindow]
+    }
+
     /// `series`: metric → subject → points (seconds since 1970, value), oldest first.
     func evaluate(series: [String: [String: [(t: Double, v: Double)]]], now: Date) -> [Prediction] {
         var out: [Prediction] = []

@@ -79,8 +79,7 @@ struct Watcher: Service {
             let gap = (agent.lastReportAt ?? now).timeIntervalSince(since)
             open.state = .resolved
             open.verdict = "Reports resumed: \(name) was silent for about \(DurationText.human(max(gap, 0))); the agent's spool replays what it saw in the gap."
-            open.resolvedAt = now
-            open.closedAt = now
+            open.close(at: now)
             open.note("Reports resumed after \(DurationText.human(max(gap, 0))).", at: now)
             open.github.dirty = true
             open.updatedAt = now
@@ -90,9 +89,8 @@ struct Watcher: Service {
         }
 
         // Predictions from the trends, through the hold.
-        let window = max(config.diskWindow, config.queueWindow, config.crashloopWindow)
-        let series = try await store.series(agent: name, since: now.addingTimeInterval(-window))
         let predictor = Predictor(config: config)
+        let series = try await store.series(agent: name, since: predictor.inputs.mapValues { now.addingTimeInterval(-$0) })
         var tracker = HoldTracker(since: try await store.holds(agent: name))
         let before = tracker.since
         let firing = tracker.update(predictor.evaluate(series: series, now: now), now: now, hold: predictor.hold(for:))
@@ -149,7 +147,6 @@ struct Watcher: Service {
             if now.timeIntervalSince(closed) < config.reopenWithin {
                 last.reopens.append(now)
                 last.seeds = [finding]
-                last.closedAt = nil
                 try await store.saveTicket(last, audit: AuditEntry(at: now, actor: TicketEngine.actor, action: "ticket.reopened", subject: last.subjectName,
                                                                    details: ["finding": finding.code, "subject": finding.subject]))
                 try await engine.restart(&last, reason: "\(finding.code) came back \(DurationText.human(now.timeIntervalSince(closed))) after it was closed",

@@ -10,7 +10,8 @@ struct WebhookAPI: Sendable {
     let verifier: WebhookVerifier
     let repository: String
     let store: any FullStore
-    let maxBodyBytes: Int
+    /// GitHub caps a delivery's payload at 25 MB.
+    static let maxBodyBytes = 25 << 20
     let clock: any WallClock
     let logger: Logger
 
@@ -24,9 +25,9 @@ struct WebhookAPI: Sendable {
     func receive(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let body: ByteBuffer
         do {
-            body = try await request.body.collect(upTo: maxBodyBytes)
+            body = try await request.body.collect(upTo: Self.maxBodyBytes)
         } catch {
-            return Self.answer(.contentTooLarge, "body over \(maxBodyBytes) bytes")
+            return Self.answer(.contentTooLarge, "body over \(Self.maxBodyBytes) bytes")
         }
         let bytes = Data(body.readableBytesView)
         let signature = request.headers[.init("X-Hub-Signature-256")!]
@@ -46,17 +47,12 @@ struct WebhookAPI: Sendable {
         } catch {
             return Self.answer(.badRequest, "\(error)")
         }
-        if let full = Self.repositoryName(bytes), full.caseInsensitiveCompare(repository) != .orderedSame {
+        if let full = WebhookEvent.repositoryFullName(body: bytes), full.caseInsensitiveCompare(repository) != .orderedSame {
             return Self.answer(.accepted, "ignored: delivery for \(full), configured for \(repository)")
         }
         let text = try await intake.handle(decoded)
         _ = try await store.markDelivery(id: delivery, event: event, at: clock.now())
         return Self.answer(.accepted, text)
-    }
-
-    static func repositoryName(_ body: Data) -> String? {
-        struct Envelope: Decodable { struct Repo: Decodable { var full_name: String? }; var repository: Repo? }
-        return (try? JSONDecoder().decode(Envelope.self, from: body))?.repository?.full_name
     }
 
     static func answer(_ status: HTTPResponse.Status, _ text: String) -> Response {

@@ -32,6 +32,8 @@ struct SampleStorage: Codable, Sendable, Equatable {
 protocol PredictStore: Sendable {
     /// metric → subject → points, oldest first, for `agent` since `since`.
     func series(agent: String, since: Date) async throws -> [String: [String: [(t: Double, v: Double)]]]
+    /// Only the given metrics, each from its own start (what a prediction reads, no more).
+    func series(agent: String, since: [String: Date]) async throws -> [String: [String: [(t: Double, v: Double)]]]
     func hourly(agent: String, metric: String, subject: String, since: Date) async throws -> [(t: Double, min: Double, max: Double, mean: Double)]
     /// Rolls raw samples older than `rawBefore` into hourly rows, deletes them, and deletes
     /// hourly rows older than `hourlyBefore`. Returns (rolled, deletedHourly).
@@ -59,6 +61,20 @@ extension SQLiteCoordinatorStore: PredictStore {
                 arguments: [agent, since.timeIntervalSince1970])
             while let row = try rows.next() {
                 out[row["metric"], default: [:]][row["subject"], default: []].append((row["at"], row["value"]))
+            }
+            return out
+        }
+    }
+
+    func series(agent: String, since: [String: Date]) async throws -> [String: [String: [(t: Double, v: Double)]]] {
+        try await pool.read { db in
+            var out: [String: [String: [(t: Double, v: Double)]]] = [:]
+            let statement = try db.cachedStatement(sql: "SELECT subject, at, value FROM samples WHERE agent = ? AND metric = ? AND at >= ? ORDER BY at")
+            for (metric, start) in since {
+                let rows = try Row.fetchCursor(statement, arguments: [agent, metric, start.timeIntervalSince1970])
+                while let row = try rows.next() {
+                    out[metric, default: [:]][row["subject"], default: []].append((row["at"], row["value"]))
+                }
             }
             return out
         }

@@ -73,6 +73,10 @@ extension SQLiteCoordinatorStore: TicketStore {
         try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM tickets WHERE open = 1 ORDER BY id").map(Self.decode) }
     }
 
+    func openTicketIDs() async throws -> [Int64] {
+        try await pool.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM tickets WHERE open = 1 ORDER BY id") }
+    }
+
     func allTickets() async throws -> [Ticket] {
         try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM tickets ORDER BY id").map(Self.decode) }
     }

@@ -11,6 +11,7 @@ protocol TicketStore: Sendable {
     func ticket(issue: Int) async throws -> Ticket?
     func openTicket(findingKey: String) async throws -> Ticket?
     func openTickets() async throws -> [Ticket]
+    func openTicketIDs() async throws -> [Int64]
     func allTickets() async throws -> [Ticket]
 
     /// False when this delivery (webhook) or comment was handled before.

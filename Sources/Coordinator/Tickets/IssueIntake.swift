@@ -98,10 +98,11 @@ struct IssueIntake: Sendable {
         let now = clock.now()
         if var ticket = try await store.ticket(issue: issue.number) {
             var changed = false
-            if ticket.labels != issue.labels || ticket.body != (issue.body ?? "") || ticket.title != issue.title {
+            let title = Redactor.redact(issue.title), body = Redactor.redact(issue.body ?? "")
+            if ticket.labels != issue.labels || ticket.body != body || ticket.title != title {
                 ticket.labels = issue.labels
-                ticket.body = issue.body ?? ""
-                ticket.title = issue.title
+                ticket.body = body
+                ticket.title = title
                 if ticket.host == nil { ticket.dueAt = now }
                 changed = true
             }

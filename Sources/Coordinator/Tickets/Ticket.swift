@@ -36,8 +36,11 @@ struct Ticket: Codable, Sendable, Equatable {
     var timeline: [TimelineEntry]
     var createdAt: Date
     var updatedAt: Date
+    /// When this run closed it (nil while open or escalated); `closes` keeps every close, so a
+    /// later reopen can be measured against it.
     var closedAt: Date?
     var resolvedAt: Date?
+    var closes: [Date]?
     /// When the runner should look again without an event (a deadline, a retry).
     var dueAt: Date?
     var github: PublishState
@@ -52,11 +55,12 @@ struct Ticket: Codable, Sendable, Equatable {
     init(id: Int64 = 0, source: TicketSource, title: String, body: String, author: String, labels: [String] = [], now: Date) {
         self.id = id
         self.source = source
-        self.title = title
-        self.body = body
+        // Secrets pasted into an issue are never stored (nor posted back in a report).
+        self.title = Redactor.redact(title)
+        self.body = Redactor.redact(body)
         self.author = author
         self.labels = labels
-        self.intent = IntentClassifier.classify(title: title, body: body)
+        self.intent = IntentClassifier.classify(title: self.title, body: self.body)
         self.state = .received
         self.run = 1
         self.step = 0
@@ -76,6 +80,13 @@ struct Ticket: Codable, Sendable, Equatable {
     var isOpen: Bool { !state.isTerminal || !requests.isEmpty || github.dirty }
     var reference: String { issueNumber.map { "#\($0)" } ?? "ticket \(id)" }
     var subjectName: String { "ticket:\(id)" }
+
+    /// Marks the run finished with the issue to be closed (resolved or healthy).
+    mutating func close(at now: Date) {
+        closedAt = now
+        if state == .resolved { resolvedAt = now }
+        closes = (closes ?? []) + [now]
+    }
 
     mutating func note(_ text: String, at now: Date) {
         timeline.append(TimelineEntry(at: now, text: text))

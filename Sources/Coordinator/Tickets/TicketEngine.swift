@@ -69,6 +69,8 @@ struct TicketEngine: Sendable {
         ticket.verdict = nil
         ticket.nextSteps = []
         ticket.waitNote = nil
+        ticket.closedAt = nil
+        ticket.resolvedAt = nil
         ticket.dueAt = now
         ticket.github.dirty = true
         ticket.updatedAt = now
@@ -130,18 +132,13 @@ struct TicketEngine: Sendable {
                 switch (t.source, t.intent) {
                 case (.github, .status), (.operator, .status):
                     t.verdict = "Healthy: every probe on \(t.host ?? "the host") passed."
-                    t.closedAt = now
                     return transition(&t, to: .healthy, "Healthy.", details: [:])
                 case (.finding, _), (.prediction, _):
                     t.verdict = "The finding cleared before any fix was needed."
-                    t.resolvedAt = now
-                    t.closedAt = now
                     return transition(&t, to: .resolved, "Cleared by itself.", details: [:])
                 default:
                     if let other = t.waitedFor, let fixer = try await store.ticket(id: other), fixer.state == .resolved {
                         t.verdict = "Resolved by \(fixer.reference), which fixed the same fault (\(fixer.actions.filter { !$0.dryRun }.map(\.summary).joined(separator: ", "))); verified."
-                        t.resolvedAt = now
-                        t.closedAt = now
                         return transition(&t, to: .resolved, "Fixed by ticket \(other).", details: ["by": String(other)])
                     }
                     t.nextSteps = ["FieldMedic found nothing wrong on \(t.host ?? "the host"); a person should look at the report in this issue (what exactly fails, for whom, since when)."]
@@ -258,8 +255,6 @@ struct TicketEngine: Sendable {
                 }
                 t.verdict = "Resolved: " + t.actions.filter { $0.status == "succeeded" }.map(\.summary).joined(separator: ", ") + " fixed " +
                     t.targets.map { "\($0.code) on \($0.subject)" }.joined(separator: ", ") + "; verified."
-                t.resolvedAt = now
-                t.closedAt = now
                 try await store.releaseLocks(ticket: t.id)
                 return transition(&t, to: .resolved, "Verified: the findings are gone.", details: [:])
             }
@@ -574,6 +569,7 @@ struct TicketEngine: Sendable {
         let from = t.state
         t.state = state
         t.note(note, at: now)
+        if state == .resolved || state == .healthy { t.close(at: now) }
         if state.isTerminal { t.dueAt = nil; t.waitNote = nil } else if t.pending == nil && state != .awaitingApproval { t.dueAt = now }
         return AuditEntry(at: now, actor: Self.actor, action: "ticket.\(state.rawValue)", subject: t.subjectName,
                           details: details.merging(["from": from.rawValue, "run": String(t.run)]) { a, _ in a })

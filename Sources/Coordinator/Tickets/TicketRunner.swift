@@ -29,23 +29,23 @@ struct TicketRunner: Service {
     /// One pass: intake, then every open ticket as far as it goes, then its report.
     func tick() async {
         await intake?.pollIfDue()
-        let tickets: [Ticket]
-        do { tickets = try await engine.store.openTickets() } catch {
+        let ids: [Int64]
+        do { ids = try await engine.store.openTicketIDs() } catch {
             if Task.isCancelled || error is CancellationError { return }  // shutting down
             logger.error("reading open tickets failed", metadata: ["error": "\(error)"])
             return
         }
-        for listed in tickets {
+        for id in ids {
             do {
                 try await engine.mutex.run {
-                    // Read again under the lock: a webhook or an operator may have changed it.
-                    guard let ticket = try await engine.store.ticket(id: listed.id) else { return }
+                    // Read under the lock: a webhook or an operator may have just changed it.
+                    guard let ticket = try await engine.store.ticket(id: id) else { return }
                     let advanced = try await engine.advance(ticket)
                     _ = try await publisher.publishIfNeeded(advanced)
                 }
             } catch {
                 if Task.isCancelled || error is CancellationError { return }
-                logger.error("ticket step failed; will retry", metadata: ["ticket": "\(listed.id)", "error": "\(Redactor.redact("\(error)"))"])
+                logger.error("ticket step failed; will retry", metadata: ["ticket": "\(id)", "error": "\(Redactor.redact("\(error)"))"])
             }
         }
     }

@@ -34,7 +34,7 @@ struct TicketServices {
                 let secret = try SecretFile.readString(secretFile, what: "GitHub webhook secret").trimmingCharacters(in: .whitespacesAndNewlines)
                 guard !secret.isEmpty else { throw OperationalError("the GitHub webhook secret in \(secretFile) is empty") }
                 webhook = WebhookAPI(intake: issueIntake, verifier: WebhookVerifier(secret: Array(secret.utf8)), repository: github.repository,
-                                     store: store, maxBodyBytes: max(config.maxBodyBytes, 1 << 20) * 25, clock: clock, logger: logger)
+                                     store: store, clock: clock, logger: logger)
             }
         }
         logger.info("ticket loop ready", metadata: [

@@ -40,7 +40,7 @@ struct OutboxSink: TicketSink {
         try AtomicFile.write(Data((header + report + "\n").utf8), to: base + ".md", mode: 0o644)
         if !ticket.github.replies.isEmpty {
             let handle = FileManager.default.fileExists(atPath: base + ".replies.md") ? FileHandle(forWritingAtPath: base + ".replies.md") : nil
-            let text = ticket.github.replies.map { "- " + $0 }.joined(separator: "\n") + "\n"
+            let text = ticket.github.replies.map { "- " + Redactor.redact($0) }.joined(separator: "\n") + "\n"
             if let handle {
                 handle.seekToEndOfFile()
                 handle.write(Data(text.utf8))
@@ -67,7 +67,7 @@ struct GitHubSink: TicketSink {
         let api = self.api
         if ticket.issueNumber == nil {
             let title = ticket.title
-            let body = Redactor.redact(ticket.body) + "\n\n_Opened by FieldMedic._"
+            let body = ticket.body + "\n\n_Opened by FieldMedic._"
             let openLabels = (ticket.source == .finding || ticket.source == .prediction ? ["fieldmedic:proactive"] : []) + (ticket.host.map { ["host:\($0)"] } ?? [])
             let issue = try await Blocking.run { try api.createIssue(title: title, body: body, labels: openLabels) }
             ticket.issueNumber = issue.number

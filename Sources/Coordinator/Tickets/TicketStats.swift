@@ -22,12 +22,10 @@ struct TicketStats: Codable, Sendable, Equatable {
         let finished = tickets.filter { $0.state.isTerminal }
         let auto = finished.filter { $0.state == .resolved && $0.approval?.approvedBy == nil }
         let escalated = finished.filter { $0.state == .escalated }
-        let closed = tickets.filter { $0.closedAt != nil || !$0.reopens.isEmpty }
+        let closed = tickets.filter { !($0.closes ?? []).isEmpty }
+        // A reopen within 7 days of one of FieldMedic's closes.
         let reopened = closed.filter { t in
-            guard let first = t.reopens.first else { return false }
-            // Closed at the end of run 1; the reopen came within 7 days of that close.
-            let closedAt = t.timeline.last(where: { $0.at <= first && ($0.text.hasPrefix("Verified") || $0.text.hasPrefix("Healthy")) })?.at ?? t.createdAt
-            return first.timeIntervalSince(closedAt) <= 7 * 86_400
+            t.reopens.contains { reopen in (t.closes ?? []).contains { $0 <= reopen && reopen.timeIntervalSince($0) <= 7 * 86_400 } }
         }
         let fixTimes = tickets.compactMap { t in t.resolvedAt.map { $0.timeIntervalSince(t.createdAt) } }.sorted()
         func ratio(_ a: Int, _ b: Int) -> Double? { b == 0 ? nil : Double(a) / Double(b) }
