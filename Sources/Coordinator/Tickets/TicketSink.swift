@@ -39,15 +39,11 @@ struct OutboxSink: TicketSink {
         header += close ? "closed (completed) -->\n" : "open -->\n"
         try AtomicFile.write(Data((header + report + "\n").utf8), to: base + ".md", mode: 0o644)
         if !ticket.github.replies.isEmpty {
-            let handle = FileManager.default.fileExists(atPath: base + ".replies.md") ? FileHandle(forWritingAtPath: base + ".replies.md") : nil
+            // Rewritten whole (atomically): a full disk fails the publish, which keeps the
+            // replies for the next try, instead of leaving half a line.
+            let existing = (try? String(contentsOfFile: base + ".replies.md", encoding: .utf8)) ?? ""
             let text = ticket.github.replies.map { "- " + Redactor.redact($0) }.joined(separator: "\n") + "\n"
-            if let handle {
-                handle.seekToEndOfFile()
-                handle.write(Data(text.utf8))
-                try? handle.close()
-            } else {
-                try AtomicFile.write(Data(text.utf8), to: base + ".replies.md", mode: 0o644)
-            }
+            try AtomicFile.write(Data((existing + text).utf8), to: base + ".replies.md", mode: 0o644)
             ticket.github.replies = []
         }
         ticket.github.labels = labels
