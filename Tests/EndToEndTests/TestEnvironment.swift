@@ -103,7 +103,16 @@ struct TestEnvironment: Sendable {
     func crash(_ service: String) throws {
         for id in try containerIDs(service, all: false) {
             let pid = try inspect(id, "{{.State.Pid}}")
-            try run("kill", ["-KILL", pid])
+            guard pid != "0" else { continue }  // not running: nothing to kill
+            let killed = try run("kill", ["-KILL", pid], check: false)
+            if killed.status != 0 {
+                // The process can exit on its own between inspect and kill (crash mode makes
+                // the worker exit within a second); only a process still running is an error.
+                let now = try inspect(id, "{{.State.Running}} {{.State.Pid}}")
+                if now == "true \(pid)" {
+                    throw HarnessError("kill -KILL \(pid) failed with exit \(killed.status) and the process still runs: \(killed.stderr)")
+                }
+            }
         }
     }
 
