@@ -23,7 +23,10 @@
 
 FIELDMEDIC_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FIELDMEDIC_TEST_IMAGE=fieldmedic/busybox:test
-export FIELDMEDIC_REPO_ROOT FIELDMEDIC_TEST_IMAGE
+# The testbed's db service: busybox plus the host's real psql, so that the agent's
+# queue.mode = "docker-exec" runs psql inside the db container, as on a real install.
+FIELDMEDIC_TEST_PSQL_IMAGE=fieldmedic/psql:test
+export FIELDMEDIC_REPO_ROOT FIELDMEDIC_TEST_IMAGE FIELDMEDIC_TEST_PSQL_IMAGE
 
 # The app user and database a QFieldCloud install has (its .env: POSTGRES_USER, POSTGRES_DB).
 # The password is a fixed fake: the cluster listens on 127.0.0.1 only and lives for one run.
@@ -134,7 +137,8 @@ testenv_start() {
   _testenv_log "docker engine ready in $(_testenv_since "$t0")s ($DOCKER_HOST)"
   t0=$(_testenv_now)
   _testenv_image_import "$dir" || return 1
-  _testenv_log "image $FIELDMEDIC_TEST_IMAGE ready in $(_testenv_since "$t0")s"
+  _testenv_psql_image_import "$dir" || return 1
+  _testenv_log "images $FIELDMEDIC_TEST_IMAGE and $FIELDMEDIC_TEST_PSQL_IMAGE ready in $(_testenv_since "$t0")s"
   t0=$(_testenv_now)
   _testenv_pg_start "$dir" || { testenv_print_logs 30; return 1; }
   _testenv_log "PostgreSQL ready in $(_testenv_since "$t0")s (port $FIELDMEDIC_TEST_PG_PORT)"
@@ -190,6 +194,54 @@ _testenv_docker_ready() {
   _testenv_dead "$1" || timeout 10 docker info >/dev/null 2>&1
 }
 
+# A root filesystem with the static busybox and every applet linked.
+_testenv_busybox_rootfs() {
+  local root=$1 applet
+  rm -rf "$root" && mkdir -p "$root/bin" "$root/etc" "$root/root" "$root/tmp" "$root/proc" "$root/sys" "$root/dev" || return 1
+  cp /bin/busybox "$root/bin/busybox" || return 1
+  for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+  chmod 1777 "$root/tmp"
+}
+
+# fieldmedic/psql:test: the busybox root plus the host's real psql (not Debian's Perl
+# pg_wrapper) with the shared libraries ldd names and the dynamic loader. The db container
+# reaches the private cluster through its socket directory, mounted at /var/run/postgresql
+# (testbed/docker-compose.yml), like psql inside QFieldCloud's postgres container.
+_testenv_psql_image_import() {
+  local dir=$1 root bindir psql lib libs
+  if timeout 30 docker image inspect "$FIELDMEDIC_TEST_PSQL_IMAGE" >/dev/null 2>&1; then
+    return 0
+  fi
+  bindir=$(_testenv_pg_bindir) || return 1
+  psql=$bindir/psql
+  [ -x "$psql" ] || { _testenv_log "$psql missing; run scripts/install-deps.sh (postgresql)"; return 1; }
+  root="$dir/psql-rootfs"
+  _testenv_busybox_rootfs "$root" || return 1
+  mkdir -p "$root/usr/bin" "$root/var/run/postgresql" && cp -L "$psql" "$root/usr/bin/psql" || return 1
+  # "libpq.so.5 => /lib/x86_64-linux-gnu/libpq.so.5 (0x…)" and "/lib64/ld-linux-x86-64.so.2 (0x…)"
+  libs=$(ldd "$psql" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }') || return 1
+  [ -n "$libs" ] || { _testenv_log "ldd $psql named no libraries"; return 1; }
+  for lib in $libs; do
+    mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib" || return 1
+  done
+  tar --numeric-owner --owner=0 --group=0 -C "$root" -cf "$dir/psql-rootfs.tar" . || return 1
+  timeout 120 docker import \
+    --change 'ENV PATH=/usr/bin:/bin' \
+    --change 'CMD ["/bin/sh"]' \
+    "$dir/psql-rootfs.tar" "$FIELDMEDIC_TEST_PSQL_IMAGE" >/dev/null || { _testenv_log "docker import of the psql image failed"; return 1; }
+  rm -rf "$root" "$dir/psql-rootfs.tar"
+  # The closure is complete only if psql starts in the image.
+  if ! timeout 60 docker run --rm "$FIELDMEDIC_TEST_PSQL_IMAGE" psql --version >/dev/null 2>"$dir/psql-image.log"; then
+    _testenv_log "psql does not start in $FIELDMEDIC_TEST_PSQL_IMAGE:"; cat "$dir/psql-image.log" >&2
+    docker rmi "$FIELDMEDIC_TEST_PSQL_IMAGE" >/dev/null 2>&1
+    return 1
+  fi
+}
+
 # fieldmedic/busybox:test: Debian's static busybox with every applet linked, imported as
 # an image because no registry is reachable. Imported once per engine data root.
 _testenv_image_import() {
@@ -207,14 +259,7 @@ _testenv_image_import() {
     return 1
   fi
   root="$dir/busybox-rootfs"
-  rm -rf "$root" && mkdir -p "$root/bin" "$root/etc" "$root/root" "$root/tmp" "$root/proc" "$root/sys" "$root/dev" || return 1
-  cp /bin/busybox "$root/bin/busybox" || return 1
-  for applet in $(/bin/busybox --list); do
-    [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
-  done
-  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
-  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
-  chmod 1777 "$root/tmp"
+  _testenv_busybox_rootfs "$root" || return 1
   tar --numeric-owner --owner=0 --group=0 -C "$root" -cf "$dir/busybox-rootfs.tar" . || return 1
   timeout 120 docker import \
     --change 'ENV PATH=/bin' \
@@ -443,6 +488,8 @@ testbed_up() {
     -e "s/^COMPOSE_PROJECT_NAME=.*/COMPOSE_PROJECT_NAME=$project/" \
     -e "s/^TESTBED_APP_PORT=.*/TESTBED_APP_PORT=$app_port/" \
     -e "s/^WEB_HTTP_PORT=.*/WEB_HTTP_PORT=$http_port/" \
+    -e "s|^TESTBED_PG_PORT=.*|TESTBED_PG_PORT=${FIELDMEDIC_TEST_PG_PORT:-5432}|" \
+    -e "s|^TESTBED_PG_SOCKET_DIR=.*|TESTBED_PG_SOCKET_DIR=${FIELDMEDIC_TEST_PG_SOCKET_DIR:-./state/pg-sock}|" \
     "$dir/.env" || return 1
   export FIELDMEDIC_TESTBED_DIR=$dir
   testbed_set_status ok || return 1

@@ -30,7 +30,7 @@ extension SharedTestbed {
         return ActionContext(
             agent: "testbed", engine: engine,
             compose: ComposeProject(project: env.project, directory: env.testbedDir, dockerSocket: env.dockerSocket, runner: runner),
-            queue: queue ? QueueDatabase(target: .dsn(env.pgDSN), runner: runner) : nil,
+            queue: queue ? QueueDatabase(target: .dsn(env.pgDSN), runner: runner, psql: PsqlLocator.locate()) : nil,
             policy: policy, stuckJobAfter: 20 * 60, commandID: "test-command")
     }
 
@@ -199,7 +199,7 @@ extension SharedTestbed {
 
     @Test func theQueueProbeFindsStuckJobsAndTheProjectsTheyBlock() async throws {
         let (stuckQueued, stuckStarted) = try seedQueue()
-        let database = QueueDatabase(target: .dsn(env.pgDSN), runner: SubprocessRunner())
+        let database = QueueDatabase(target: .dsn(env.pgDSN), runner: SubprocessRunner(), psql: PsqlLocator.locate())
         let result = await QueueProbe(database: database, stuckAfter: 20 * 60, backlogThreshold: 50, oldestPendingThreshold: 3600).collect()
         #expect(result.error == nil, "\(result.error ?? "")")
         guard case .queue(let stats) = result.section else { Issue.record("no queue section"); return }
@@ -208,6 +208,36 @@ extension SharedTestbed {
         #expect(stats.blockedProjects == 1 && stats.blockedPendingJobs == 1)
         #expect(stats.count("pending") == 1 && stats.count("finished") == 1)
         #expect(Set(result.findings.map(\.code)) == ["queue.stuck", "queue.backlog"], "\(result.findings)")
+    }
+
+    /// `queue.mode = "docker-exec"`, the default on a real install: psql runs inside the db
+    /// container (`docker-compose exec -T db psql`) as POSTGRES_USER on POSTGRES_DB from .env.
+    @Test func insideTheDbContainerTheQueueProbeSeesTheSameQueueAndAStoppedDbIsUnreachable() async throws {
+        let (stuckQueued, stuckStarted) = try seedQueue()
+        let runner = SubprocessRunner()
+        let compose = ComposeProject(project: env.project, directory: env.testbedDir, dockerSocket: env.dockerSocket, runner: runner)
+        let database = QueueDatabase(target: .dockerExec(compose), runner: runner)
+        let probe = QueueProbe(database: database, stuckAfter: 20 * 60, backlogThreshold: 50, oldestPendingThreshold: 3600)
+        let result = await probe.collect()
+        #expect(result.error == nil, "\(result.error ?? "")")
+        guard case .queue(let stats) = result.section else { Issue.record("no queue section: \(result)"); return }
+        #expect(Set(stats.stuckJobs.map(\.id)) == [stuckQueued, stuckStarted])
+        #expect(stats.blockedProjects == 1 && stats.count("pending") == 1)
+        #expect(Set(result.findings.map(\.code)) == ["queue.stuck", "queue.backlog"], "\(result.findings)")
+
+        // The action goes the same way: the dry run names the rows and changes none; the run marks them.
+        var actionContext = context()
+        actionContext.queue = database
+        let dry = try await FailStuckJobsAction().run(parameters("fail_stuck_jobs", ["older_than": "30m"]), dryRun: true, actionContext)
+        #expect(dry.plan.contains { $0.contains(stuckQueued) } && dry.plan.contains { $0.contains(stuckStarted) }, "\(dry.plan)")
+        #expect(try env.psql("SELECT count(*) FROM core_job WHERE status = 'failed'") == "0")
+        let real = try await FailStuckJobsAction().run(parameters("fail_stuck_jobs", ["older_than": "30m"]), dryRun: false, actionContext)
+        #expect(real.verified == true, "\(real)")
+        #expect(try env.psql("SELECT count(*) FROM core_job WHERE status = 'failed' AND finished_at IS NOT NULL") == "2")
+
+        try env.docker(["stop", "-t", "1"] + env.containerIDs("db"))
+        let down = await probe.collect()
+        #expect(down.findings.map(\.code) == ["db.unreachable"], "\(down.findings) \(down.error ?? "")")
     }
 
     @Test func failStuckJobsDryRunChangesNothingAndTheRunMarksNotDeletes() async throws {

@@ -47,8 +47,22 @@ final class FakeDockerEngine: DockerEngine, @unchecked Sendable {
         }
     }
     func logs(_ id: String, tail: Int) throws(DockerError) -> String { "" }
+    private var _diskUsageFails = false
+    private var _diskUsageCalls = 0
+    /// How often `GET /system/df` was asked (a read: not in `calls`).
+    var diskUsageCalls: Int { lock.withLock { _diskUsageCalls } }
+    /// `GET /system/df` answers 500 while set.
+    var diskUsageFails: Bool {
+        get { lock.withLock { _diskUsageFails } }
+        set { lock.withLock { _diskUsageFails = newValue } }
+    }
     func diskUsage() throws(DockerError) -> DockerDiskUsage {
-        DockerDiskUsage(summary: DockerDiskSummary(imagesBytes: 100, reclaimableImageBytes: 0, buildCacheBytes: 0, reclaimableBuildCacheBytes: 0, containersBytes: 0, volumesBytes: 0))
+        let fails = lock.withLock {
+            _diskUsageCalls += 1
+            return _diskUsageFails
+        }
+        if fails { throw .api(status: 500, message: "df failed", path: "/system/df") }
+        return DockerDiskUsage(summary: DockerDiskSummary(imagesBytes: 100, reclaimableImageBytes: 0, buildCacheBytes: 0, reclaimableBuildCacheBytes: 0, containersBytes: 0, volumesBytes: 0))
     }
     func danglingImages() throws(DockerError) -> [DockerImage] {
         [DockerImage(id: "sha256:dangling", tags: [], size: 10, containers: 0), DockerImage(id: "sha256:worker_wrapper", tags: [], size: 10, containers: 1)]
@@ -76,6 +90,50 @@ func makeContext(_ engine: FakeDockerEngine, policy: ActionPolicy = ActionPolicy
 }
 
 @Suite struct DockerProbeLogicTests {
+    @Test func theEnginesDiskUseIsAskedOncePerIntervalAndAgainAfterAFailure() async throws {
+        let engine = FakeDockerEngine()
+        engine.add("app")
+        let clock = LockedValue(Date(timeIntervalSince1970: 1_790_000_000))
+        let probe = DockerProbe(
+            engine: engine, project: "qfieldcloud", requiredServices: ["app"],
+            diskUsage: DiskUsageCache(interval: 900, now: { clock.value }))
+        func collected() async -> DockerDiskSummary? {
+            guard case .docker(_, let disk) = await probe.collect().section else { return nil }
+            return disk
+        }
+        func asked() -> Int { engine.diskUsageCalls }
+
+        let first = try #require(await collected())
+        #expect(first.measuredAt == clock.value && first.imagesBytes == 100 && asked() == 1)
+        clock.value += 899
+        #expect(await collected() == first, "within the interval the last answer is repeated, with its time")
+        #expect(asked() == 1)
+        clock.value += 1
+        let second = try #require(await collected())
+        #expect(asked() == 2 && second.measuredAt == clock.value)
+
+        clock.value += 900
+        engine.diskUsageFails = true
+        #expect(await collected() == nil, "a failed call is not hidden behind the old answer")
+        engine.diskUsageFails = false
+        #expect(await collected()?.measuredAt == clock.value, "and is asked again at the next report")
+        #expect(asked() == 4)
+
+        let everyReport = DockerProbe(engine: engine, project: "qfieldcloud", requiredServices: ["app"], diskUsage: DiskUsageCache(interval: 0, now: { clock.value }))
+        _ = await everyReport.collect()
+        _ = await everyReport.collect()
+        #expect(asked() == 6, "interval 0 asks on every report")
+    }
+
+    @Test func aReportSaysHowOldTheDiskUseIs() {
+        let now = Date(timeIntervalSince1970: 1_790_000_000)
+        var report = HealthReport(id: "r", sequence: 1, agent: "vps-1", createdAt: now)
+        report.docker = DockerDiskSummary(imagesBytes: 1, reclaimableImageBytes: 0, buildCacheBytes: 0, reclaimableBuildCacheBytes: 0, containersBytes: 0, volumesBytes: 0, measuredAt: now - 600)
+        #expect(ReportFormatter.render(report, now: now).contains("(measured 10m ago)"))
+        report.docker?.measuredAt = now - 5
+        #expect(!ReportFormatter.render(report, now: now).contains("measured"))
+    }
+
     func statuses(_ engine: FakeDockerEngine) throws -> [ServiceStatus] {
         try DockerProbe(engine: engine, project: "qfieldcloud", requiredServices: ["app", "nginx", "worker_wrapper"]).services()
     }
@@ -260,6 +318,31 @@ func makeContext(_ engine: FakeDockerEngine, policy: ActionPolicy = ActionPolicy
         #expect(url == "postgresql://admin@db.example:5432/qfieldcloud_db")
         #expect(password == "s@cret")
         #expect(QueueDatabase.splitPassword("postgresql://admin@db/x").1 == nil)
+    }
+
+    @Test func onlyAnErrorInTheSQLIsAFailedQueryEverythingElseIsUnreachable() {
+        func outcome(_ status: Int32, _ stderr: String = "", timedOut: Bool = false) -> ProcessOutcome {
+            ProcessOutcome(status: status, stdout: "", stderr: stderr, timedOut: timedOut)
+        }
+        let compose = ComposeProject(project: "qfieldcloud", directory: "/opt/qfieldcloud", dockerSocket: "/nonexistent", runner: FakeRunner())
+        let dsn = QueueDatabase.Target.dsn("postgresql://u@h/db")
+        #expect(QueueDatabase.classify(outcome(0), target: dsn) == nil)
+        guard case .failed(let why)? = QueueDatabase.classify(outcome(3, "ERROR:  relation \"core_job\" does not exist"), target: dsn) else {
+            Issue.record("exit 3 is an error in the SQL"); return
+        }
+        #expect(why.contains("core_job"))
+        guard case .unreachable(let refused)? = QueueDatabase.classify(outcome(2, "psql: error: connection to server failed: password=hunter2"), target: dsn) else {
+            Issue.record("exit 2 is a failed connection"); return
+        }
+        #expect(!refused.contains("hunter2"), "stderr is redacted: \(refused)")
+        // docker-compose v1 exec into a stopped container: exit 1, not a word.
+        guard case .unreachable(let silent)? = QueueDatabase.classify(outcome(1), target: .dockerExec(compose)) else {
+            Issue.record("a silent compose exit is unreachable"); return
+        }
+        #expect(silent.contains("is the db container running?"))
+        guard case .unreachable? = QueueDatabase.classify(outcome(-1, "timed out after 30s", timedOut: true), target: dsn) else {
+            Issue.record("a timeout is unreachable"); return
+        }
     }
 
     @Test func queueRows() {

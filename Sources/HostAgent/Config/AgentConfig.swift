@@ -12,6 +12,8 @@ struct AgentConfig: Sendable {
     var diskMounts: [String]
     var thresholds: Thresholds
     var dockerSocket: String
+    /// How often the engine's disk use (`GET /system/df`) is asked; 0 = every report.
+    var dockerDiskUsageInterval: TimeInterval
     var compose: Compose
     var queue: Queue
     var status: Status?
@@ -119,6 +121,7 @@ struct AgentConfig: Sendable {
             diskMounts: mounts,
             thresholds: thresholds,
             dockerSocket: try reader.string("docker.socket", default: "/var/run/docker.sock"),
+            dockerDiskUsageInterval: try reader.duration("docker.disk_usage_interval", default: 15 * 60),
             compose: compose,
             queue: queue,
             status: status,
@@ -139,7 +142,7 @@ struct AgentConfig: Sendable {
     func queueDatabase(runner: any CommandRunner) -> QueueDatabase? {
         switch queue.mode {
         case .off: return nil
-        case .dsn: return queue.dsn.map { QueueDatabase(target: .dsn($0), runner: runner) }
+        case .dsn: return queue.dsn.map { QueueDatabase(target: .dsn($0), runner: runner, psql: PsqlLocator.locate()) }
         case .dockerExec: return QueueDatabase(target: .dockerExec(composeProject(runner: runner)), runner: runner)
         }
     }
@@ -220,6 +223,9 @@ enum AgentConfigTemplate {
         [docker]
         # The Docker engine's API socket. Access to it is root-equivalent.
         socket = "/var/run/docker.sock"
+        # How often to ask the engine for its disk use (images, build cache, volumes): that
+        # walks every layer and volume, so not on every report. "0s" = every report.
+        disk_usage_interval = "15m"
 
         [compose]
         # The compose project (COMPOSE_PROJECT_NAME) and the install directory with its .env.

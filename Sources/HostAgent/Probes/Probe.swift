@@ -63,7 +63,9 @@ struct ProbeSet: Sendable {
         var probes: [any Probe] = [
             HostProbe(memoryThreshold: thresholds.memoryPercent),
             DiskProbe(mounts: config.diskMounts, bytesThreshold: thresholds.diskPercent, inodesThreshold: thresholds.inodesPercent),
-            DockerProbe(engine: config.dockerEngine, project: config.compose.project, requiredServices: config.compose.requiredServices),
+            DockerProbe(
+                engine: config.dockerEngine, project: config.compose.project, requiredServices: config.compose.requiredServices,
+                diskUsage: DiskUsageCache(interval: config.dockerDiskUsageInterval)),
         ]
         if let database = config.queueDatabase(runner: runner) {
             probes.append(QueueProbe(

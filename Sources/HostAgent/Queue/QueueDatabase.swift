@@ -14,6 +14,8 @@ struct QueueDatabase: Sendable {
     var target: Target
     var runner: any CommandRunner
     var timeout: TimeInterval = 30
+    /// The psql run in `dsn` mode (`PsqlLocator` finds the real one behind Debian's wrapper).
+    var psql = "psql"
 
     static let baseArguments = ["-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
 
@@ -28,7 +30,7 @@ struct QueueDatabase: Sendable {
                 var environment: [String: String] = [:]
                 if let password { environment["PGPASSWORD"] = password }
                 outcome = try await runner.run(ProcessCommand(
-                    executable: "psql", arguments: [url] + Self.baseArguments + variableArguments + ["-f", "-"],
+                    executable: psql, arguments: [url] + Self.baseArguments + variableArguments + ["-f", "-"],
                     environment: environment, input: sql, timeout: timeout))
             case .dockerExec(let project):
                 let env = project.environmentFile()
@@ -41,17 +43,28 @@ struct QueueDatabase: Sendable {
         } catch {
             throw .unreachable("\(error)")
         }
-        guard outcome.succeeded else {
-            let detail = Redactor.redact(outcome.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
-            // psql: 2 = the connection failed; anything else with ON_ERROR_STOP = the SQL failed.
-            if outcome.timedOut || outcome.status == 2 || detail.contains("could not connect") || detail.contains("connection to server")
-                || detail.contains("is not running") || detail.contains("No such service") || detail.contains("no container") {
-                throw .unreachable(detail.isEmpty ? "psql exited \(outcome.status)" : detail)
-            }
-            throw .failed(detail.isEmpty ? "psql exited \(outcome.status)" : detail)
-        }
+        if let error = Self.classify(outcome, target: target) { throw error }
         return outcome.stdout.split(separator: "\n", omittingEmptySubsequences: true).map { line in
             line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        }
+    }
+
+    /// What a failed psql run means. psql exits 3 when the SQL failed (ON_ERROR_STOP), 2 when
+    /// the connection failed, 1 on its own fatal errors; `docker-compose exec` (v1) exits 1
+    /// and prints nothing when the db container is stopped. Only an error in the SQL is
+    /// `failed`; anything else means the database could not be reached.
+    static func classify(_ outcome: ProcessOutcome, target: Target) -> QueueError? {
+        guard !outcome.succeeded else { return nil }
+        let detail = Redactor.redact(outcome.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
+        if outcome.status == 3 && !outcome.timedOut {
+            return .failed(detail.isEmpty ? "psql exited 3" : detail)
+        }
+        if !detail.isEmpty { return .unreachable(detail) }
+        if outcome.timedOut { return .unreachable("psql timed out") }
+        switch target {
+        case .dsn: return .unreachable("psql exited \(outcome.status)")
+        case .dockerExec:
+            return .unreachable("compose exec of psql in the db service exited \(outcome.status) without a message (is the db container running?)")
         }
     }
 

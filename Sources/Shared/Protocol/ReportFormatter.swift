@@ -33,7 +33,8 @@ public enum ReportFormatter {
                 }))
         }
         if let docker = report.docker {
-            sections.append("Docker: images \(RelativeTime.bytes(docker.imagesBytes)) (\(RelativeTime.bytes(docker.reclaimableImageBytes)) unused), build cache \(RelativeTime.bytes(docker.buildCacheBytes)) (\(RelativeTime.bytes(docker.reclaimableBuildCacheBytes)) reclaimable), volumes \(RelativeTime.bytes(docker.volumesBytes))")
+            sections.append("Docker: images \(RelativeTime.bytes(docker.imagesBytes)) (\(RelativeTime.bytes(docker.reclaimableImageBytes)) unused), build cache \(RelativeTime.bytes(docker.buildCacheBytes)) (\(RelativeTime.bytes(docker.reclaimableBuildCacheBytes)) reclaimable), volumes \(RelativeTime.bytes(docker.volumesBytes))"
+                + (docker.measuredAt.map { now.timeIntervalSince($0) >= 60 ? " (measured \(RelativeTime.describe($0, now: now)))" : "" } ?? ""))
         }
         if let queue = report.queue {
             let statuses = ["pending", "queued", "started", "finished", "failed", "stopped"]

@@ -53,14 +53,18 @@ public struct DockerDiskSummary: Codable, Sendable, Equatable {
     public var reclaimableBuildCacheBytes: UInt64
     public var containersBytes: UInt64
     public var volumesBytes: UInt64
+    /// When the engine was asked (the agent asks at most every `docker.disk_usage_interval`);
+    /// nil from agents that asked on every report.
+    public var measuredAt: Date?
 
-    public init(imagesBytes: UInt64, reclaimableImageBytes: UInt64, buildCacheBytes: UInt64, reclaimableBuildCacheBytes: UInt64, containersBytes: UInt64, volumesBytes: UInt64) {
+    public init(imagesBytes: UInt64, reclaimableImageBytes: UInt64, buildCacheBytes: UInt64, reclaimableBuildCacheBytes: UInt64, containersBytes: UInt64, volumesBytes: UInt64, measuredAt: Date? = nil) {
         self.imagesBytes = imagesBytes
         self.reclaimableImageBytes = reclaimableImageBytes
         self.buildCacheBytes = buildCacheBytes
         self.reclaimableBuildCacheBytes = reclaimableBuildCacheBytes
         self.containersBytes = containersBytes
         self.volumesBytes = volumesBytes
+        self.measuredAt = measuredAt
     }
 }
 
