@@ -211,7 +211,8 @@ extension SharedTestbed {
     }
 
     /// `queue.mode = "docker-exec"`, the default on a real install: psql runs inside the db
-    /// container (`docker-compose exec -T db psql`) as POSTGRES_USER on POSTGRES_DB from .env.
+    /// container (the Engine API's exec, as `docker compose exec -T db psql` would) as
+    /// POSTGRES_USER on POSTGRES_DB from .env.
     @Test func insideTheDbContainerTheQueueProbeSeesTheSameQueueAndAStoppedDbIsUnreachable() async throws {
         let (stuckQueued, stuckStarted) = try seedQueue()
         let runner = SubprocessRunner()
@@ -238,6 +239,29 @@ extension SharedTestbed {
         try env.docker(["stop", "-t", "1"] + env.containerIDs("db"))
         let down = await probe.collect()
         #expect(down.findings.map(\.code) == ["db.unreachable"], "\(down.findings) \(down.error ?? "")")
+    }
+
+    @Test func execInAContainerGivesStdinItsEndSplitsTheStreamsAndKeepsItsDeadline() throws {
+        let id = try #require(try env.containerIDs("memcached", all: false).first)
+        let echoed = try engine.exec(id, command: ["cat"], input: Data("one\ntwo\n".utf8), timeout: 20)
+        #expect(echoed == DockerExecResult(exitCode: 0, stdout: "one\ntwo\n", stderr: "", timedOut: false), "cat ends only when its stdin does: \(echoed)")
+        let large = String(repeating: "0123456789abcdef", count: 64 * 1024)  // 1 MiB each way
+        let big = try engine.exec(id, command: ["cat"], input: Data(large.utf8), timeout: 30)
+        #expect(big.stdout.count == large.count && big.exitCode == 0)
+        let failing = try engine.exec(id, command: ["ls", "/no/such/dir"], input: Data(), timeout: 20)
+        #expect(failing.exitCode != 0 && failing.stdout.isEmpty && failing.stderr.contains("/no/such/dir"), "\(failing)")
+        let missing = try engine.exec(id, command: ["no-such-program"], input: Data(), timeout: 20)
+        #expect(missing.exitCode == 126 || missing.exitCode == 127, "\(missing)")
+        let slow = try engine.exec(id, command: ["sleep", "30"], input: Data(), timeout: 1)
+        #expect(slow.timedOut, "\(slow)")
+        let stopped = try #require(try env.containerIDs("certbot").first)
+        try env.docker(["stop", "-t", "1", stopped])
+        do {
+            _ = try engine.exec(stopped, command: ["true"], input: Data(), timeout: 10)
+            Issue.record("exec in a stopped container must fail")
+        } catch {
+            #expect(error.description.contains("409") || error.description.contains("not running"), "\(error)")
+        }
     }
 
     @Test func failStuckJobsDryRunChangesNothingAndTheRunMarksNotDeletes() async throws {

@@ -75,6 +75,21 @@ final class FakeDockerEngine: DockerEngine, @unchecked Sendable {
     }
     func removeNetwork(_ id: String) throws(DockerError) { lock.withLock { _calls.append("rmnet \(id)") } }
     func followEvents(project: String, abort: AbortFlag, handler: @escaping (DockerEvent) -> Bool) throws(DockerError) {}
+
+    /// What `exec` answers; every exec is recorded in `execs` (not in `calls`).
+    private var _execResult = DockerExecResult(exitCode: 0, stdout: "", stderr: "", timedOut: false)
+    private var _execs: [(id: String, command: [String], input: String)] = []
+    var execResult: DockerExecResult {
+        get { lock.withLock { _execResult } }
+        set { lock.withLock { _execResult = newValue } }
+    }
+    var execs: [(id: String, command: [String], input: String)] { lock.withLock { _execs } }
+    func exec(_ id: String, command: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> DockerExecResult {
+        lock.withLock {
+            _execs.append((id, command, String(decoding: input, as: UTF8.self)))
+            return _execResult
+        }
+    }
 }
 
 struct FakeRunner: CommandRunner {
@@ -335,14 +350,70 @@ func makeContext(_ engine: FakeDockerEngine, policy: ActionPolicy = ActionPolicy
             Issue.record("exit 2 is a failed connection"); return
         }
         #expect(!refused.contains("hunter2"), "stderr is redacted: \(refused)")
-        // docker-compose v1 exec into a stopped container: exit 1, not a word.
+        // An exec that ends without a word (docker-compose v1 exec into a stopped container: exit 1).
         guard case .unreachable(let silent)? = QueueDatabase.classify(outcome(1), target: .dockerExec(compose)) else {
-            Issue.record("a silent compose exit is unreachable"); return
+            Issue.record("a silent exit is unreachable"); return
         }
-        #expect(silent.contains("is the db container running?"))
+        #expect(silent.contains("exited 1 without a message"))
         guard case .unreachable? = QueueDatabase.classify(outcome(-1, "timed out after 30s", timedOut: true), target: dsn) else {
             Issue.record("a timeout is unreachable"); return
         }
+    }
+
+    @Test func dockerExecRunsPsqlInTheRunningDbContainerWithTheEnvsCredentials() async throws {
+        let directory = NSTemporaryDirectory() + "fm-install-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "POSTGRES_USER=qfc_admin\nPOSTGRES_DB=qfc_db\nPOSTGRES_PASSWORD=not-needed\n".write(toFile: directory + "/.env", atomically: true, encoding: .utf8)
+        let engine = FakeDockerEngine()
+        engine.add("db", state: "exited")
+        engine.add("app")
+        let compose = ComposeProject(project: "qfieldcloud", directory: directory, dockerSocket: "/nonexistent", runner: FakeRunner())
+        var database = QueueDatabase(target: .dockerExec(compose), runner: FakeRunner())
+        database.engine = engine
+
+        do {
+            _ = try await database.query("SELECT 1")
+            Issue.record("no running db container must be unreachable")
+        } catch {
+            guard case .unreachable(let why) = error else { Issue.record("\(error)"); return }
+            #expect(why.contains("no running container"), "\(why)")
+        }
+        #expect(engine.execs.isEmpty)
+
+        engine.add("db")
+        engine.execResult = DockerExecResult(exitCode: 0, stdout: "pending\tpackage\t2\n", stderr: "", timedOut: false)
+        let rows = try await database.query("SELECT :'status'", variables: ["status": "pending"])
+        #expect(rows == [["pending", "package", "2"]])
+        let exec = try #require(engine.execs.first)
+        #expect(exec.id == "db-id-2", "the running db container, not the exited one")
+        #expect(Array(exec.command.prefix(5)) == ["psql", "-U", "qfc_admin", "-d", "qfc_db"])
+        #expect(exec.command.contains("status=pending") && exec.command.suffix(2) == ["-f", "-"])
+        #expect(exec.input == "SELECT :'status'", "the SQL goes in on stdin, values as psql variables")
+        #expect(!exec.command.joined().contains("not-needed"), "the password is not passed")
+
+        engine.execResult = DockerExecResult(exitCode: 3, stdout: "", stderr: "ERROR:  relation \"core_job\" does not exist", timedOut: false)
+        do {
+            _ = try await database.query("SELECT * FROM core_job")
+            Issue.record("exit 3 is a failed query")
+        } catch {
+            guard case .failed(let why) = error else { Issue.record("\(error)"); return }
+            #expect(why.contains("core_job"))
+        }
+    }
+
+    @Test func theExecStreamIsSplitIntoStdoutAndStderr() {
+        func frame(_ stream: UInt8, _ text: String) -> Data {
+            let bytes = Array(text.utf8)
+            let size = UInt32(bytes.count)
+            return Data([stream, 0, 0, 0, UInt8(size >> 24), UInt8(size >> 16 & 0xff), UInt8(size >> 8 & 0xff), UInt8(size & 0xff)] + bytes)
+        }
+        var data = frame(1, "row 1\n") + frame(2, "NOTICE: x\n") + frame(1, "row 2\n")
+        var (out, err) = DockerEngineClient.split(data)
+        #expect(out == "row 1\nrow 2\n" && err == "NOTICE: x\n")
+        data += frame(1, "cut short").prefix(12)
+        (out, err) = DockerEngineClient.split(data)
+        #expect(out == "row 1\nrow 2\ncut " && err == "NOTICE: x\n", "a frame cut short keeps what arrived")
     }
 
     @Test func queueRows() {

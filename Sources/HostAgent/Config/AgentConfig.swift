@@ -235,10 +235,10 @@ enum AgentConfigTemplate {
         required_services = ["app", "nginx", "worker_wrapper"]
 
         [queue]
-        # How to read the job queue: "docker-exec" (psql inside the db container, with the
-        # credentials from .env; needs compose.directory), "dsn" (psql to queue.dsn; the
-        # password may come from ~/.pgpass), or "off". Default: docker-exec when
-        # compose.directory is set, else off.
+        # How to read the job queue: "docker-exec" (psql inside the running db container,
+        # through the Docker API, with the credentials from .env; needs compose.directory),
+        # "dsn" (psql to queue.dsn; the password may come from ~/.pgpass), or "off".
+        # Default: docker-exec when compose.directory is set, else off.
         # mode = "docker-exec"
         # dsn = "postgresql://qfieldcloud_db_admin@127.0.0.1:5432/qfieldcloud_db"
 

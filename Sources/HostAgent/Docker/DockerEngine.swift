@@ -24,6 +24,9 @@ protocol DockerEngine: Sendable {
     func pruneBuildCache() throws(DockerError) -> UInt64
     func unusedNetworks() throws(DockerError) -> [DockerNetwork]
     func removeNetwork(_ id: String) throws(DockerError)
+    /// Runs a command (an argument array) inside a running container with `input` on its
+    /// stdin, as `docker exec -i` would.
+    func exec(_ id: String, command: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> DockerExecResult
     /// Follows the event stream until `handler` returns false or `abort` is set.
     func followEvents(project: String, abort: AbortFlag, handler: @escaping (DockerEvent) -> Bool) throws(DockerError)
 }

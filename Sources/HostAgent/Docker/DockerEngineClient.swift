@@ -198,7 +198,7 @@ struct DockerEngineClient: DockerEngine {
 
     // MARK: Plumbing
 
-    private func get(_ path: String, timeout: TimeInterval? = nil) throws(DockerError) -> HTTPResponse {
+    func get(_ path: String, timeout: TimeInterval? = nil) throws(DockerError) -> HTTPResponse {
         let response = try request("GET", path, timeout: timeout)
         guard response.status == 200 else { throw apiError(response, path) }
         return response
@@ -208,11 +208,12 @@ struct DockerEngineClient: DockerEngine {
         try request("POST", path, timeout: timeout)
     }
 
-    private func request(_ method: String, _ path: String, timeout: TimeInterval? = nil) throws(DockerError) -> HTTPResponse {
+    func request(_ method: String, _ path: String, body: Data? = nil, timeout: TimeInterval? = nil) throws(DockerError) -> HTTPResponse {
         let client = CurlHTTPClient(unixSocketPath: socketPath)
         do {
             return try client.perform(HTTPRequest(
-                method: method, url: "http://localhost/\(Self.apiVersion)\(path)", body: method == "POST" ? Data() : nil,
+                method: method, url: "http://localhost/\(Self.apiVersion)\(path)",
+                headers: body == nil ? [] : [("Content-Type", "application/json")], body: body ?? (method == "POST" ? Data() : nil),
                 timeout: timeout ?? self.timeout, connectTimeout: 5))
         } catch {
             throw .unreachable(socket: socketPath, detail: error.kind == .couldNotConnect ? "no engine listening (is dockerd running, and may this user use its socket?)" : error.detail)
@@ -223,12 +224,12 @@ struct DockerEngineClient: DockerEngine {
         guard response.status == 204 else { throw apiError(response, "") }
     }
 
-    private func apiError(_ response: HTTPResponse, _ path: String) -> DockerError {
+    func apiError(_ response: HTTPResponse, _ path: String) -> DockerError {
         let message = (try? JSONSerialization.jsonObject(with: response.body) as? [String: Any])?["message"] as? String ?? response.bodyText
         return .api(status: response.status, message: message, path: path)
     }
 
-    private func json<T>(_ response: HTTPResponse, as type: T.Type) throws(DockerError) -> T {
+    func json<T>(_ response: HTTPResponse, as type: T.Type) throws(DockerError) -> T {
         guard let value = try? JSONSerialization.jsonObject(with: response.body) as? T else {
             throw .malformed("expected \(T.self), got \(response.bodyText.prefix(200))")
         }
