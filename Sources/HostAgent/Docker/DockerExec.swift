@@ -147,8 +147,10 @@ enum HijackedConnection {
     private static func writeAll(_ fd: Int32, _ data: Data, _ socketPath: String) throws(DockerError) {
         var offset = 0
         while offset < data.count {
+            // send with MSG_NOSIGNAL: an engine that closed the connection must be an error
+            // here, not a SIGPIPE that ends the agent.
             let written = data.withUnsafeBytes { raw in
-                write(fd, raw.baseAddress! + offset, data.count - offset)
+                send(fd, raw.baseAddress! + offset, data.count - offset, Int32(MSG_NOSIGNAL))
             }
             if written < 0 {
                 if errno == EINTR { continue }
