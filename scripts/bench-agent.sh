@@ -18,6 +18,10 @@
 #   --baseline D         dockerd and PostgreSQL CPU sampled this long before the agent starts,
 #                        to tell how much of their CPU the agent's probes cause (default 60s)
 #   --crashes N          worker_wrapper crashes for the detection latency (default 5)
+#   --queue-mode M       the agent's queue.mode: dsn (default; psql is the agent's child, so
+#                        its CPU is in the agent's figures) or docker-exec (psql runs in the
+#                        db container through the Engine API; its CPU is outside the agent,
+#                        see "what the probes' calls cost")
 #   --agent-bin PATH     measure this agent binary instead of the .build-release one
 #   --extra-agent-bin P  also run a second agent from P (e.g. the packaged static build) in
 #                        the same run, enrolled under another name, for a side-by-side RSS
@@ -33,6 +37,7 @@ duration_text=10m
 interval_text=10s
 baseline_text=60s
 crashes=5
+queue_mode=dsn
 agent_bin=""
 extra_agent_bin=""
 skip_install=0
@@ -54,6 +59,7 @@ while [ $# -gt 0 ]; do
     --interval) interval_text=${2:?--interval needs a duration, e.g. 10s}; shift 2 ;;
     --baseline) baseline_text=${2:?--baseline needs a duration, e.g. 60s}; shift 2 ;;
     --crashes) crashes=${2:?--crashes needs a number}; shift 2 ;;
+    --queue-mode) queue_mode=${2:?--queue-mode needs dsn or docker-exec}; shift 2 ;;
     --agent-bin) agent_bin=${2:?--agent-bin needs a path}; shift 2 ;;
     --extra-agent-bin) extra_agent_bin=${2:?--extra-agent-bin needs a path}; shift 2 ;;
     --skip-install) skip_install=1; shift ;;
@@ -78,6 +84,7 @@ duration=$(seconds "$duration_text") || { log "--duration: expected e.g. 10m, 90
 interval=$(seconds "$interval_text") || { log "--interval: expected e.g. 10s, got '$interval_text'"; exit 2; }
 baseline=$(seconds "$baseline_text") || { log "--baseline: expected e.g. 60s, got '$baseline_text'"; exit 2; }
 [[ "$crashes" =~ ^[0-9]+$ ]] || { log "--crashes: expected a whole number, got '$crashes'"; exit 2; }
+case "$queue_mode" in dsn | docker-exec) ;; *) log "--queue-mode: expected dsn or docker-exec, got '$queue_mode'"; exit 2 ;; esac
 [ "$duration" -ge 20 ] || { log "--duration must be at least 20s"; exit 2; }
 [ "$interval" -ge 1 ] || { log "--interval must be at least 1s"; exit 2; }
 
@@ -563,8 +570,8 @@ def costs(args):
     """costs SOCKET PROJECT DSN DOCKERD_PID POSTGRES_PID REPEAT [COMPOSE_DIR]: what the agent's probe
     calls cost outside the agent. Each Docker Engine API call of the docker probe, REPEAT times
     with curl (dockerd CPU per call); a psql query like the queue probe's, REPEAT times (psql CPU
-    and the PostgreSQL backend's CPU per run); and the compose commands queue.mode docker-exec
-    would run per cycle."""
+    and the PostgreSQL backend's CPU per run); and, for comparison, the compose commands that
+    queue.mode docker-exec ran per cycle before it used the Engine API's exec."""
     import glob, resource, shutil, urllib.parse
     sock, project, dsn, dockerd, postgres, repeat = args[0], args[1], args[2], args[3], args[4], int(args[5])
     compose_dir = args[6] if len(args) > 6 else None
@@ -615,16 +622,67 @@ def costs(args):
     for what, binary in variants:
         client, _, backend, wall = measure([[binary, url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql]])
         print("  %-44s client %6.1f ms CPU per run, PostgreSQL %5.1f ms, %6.1f ms wall" % (what, client, backend, wall))
+    # queue.mode = "docker-exec" now: the Engine API's exec of psql in the running db container,
+    # as the agent does it (create, start on a hijacked connection with the SQL on stdin, then
+    # the exit code). The work is spread over dockerd, containerd, its shim, runc and psql
+    # inside the container, so it is measured as the whole machine's CPU (/proc/stat; nothing
+    # else of ours runs meanwhile).
+    db = [c["Id"] for c in listing if c.get("Labels", {}).get("com.docker.compose.service") == "db" and c.get("State") == "running"]
+    if db:
+        import socket
+
+        def unix_http(method, path, body=b"", stdin=None):
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conn.connect(sock)
+            head = "%s /v1.41%s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % (method, path, len(body))
+            head += "Connection: Upgrade\r\nUpgrade: tcp\r\n" if stdin is not None else "Connection: close\r\n"
+            conn.sendall(head.encode() + b"\r\n" + body)
+            data = b""
+            if stdin is not None:
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                conn.sendall(stdin)
+                conn.shutdown(socket.SHUT_WR)
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            conn.close()
+            return data.split(b"\r\n\r\n", 1)[1]
+
+        def machine_ticks():
+            fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+            return sum(fields) - fields[3] - fields[4]  # all but idle and iowait
+
+        command = ["psql", "-U", "qfieldcloud_db_admin", "-d", "qfieldcloud_db", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-f", "-"]
+        spec = json.dumps({"AttachStdin": True, "AttachStdout": True, "AttachStderr": True, "Tty": False, "Cmd": command}).encode()
+        m0, d0, start, failures = machine_ticks(), proc_sample(dockerd), time.monotonic(), 0
+        for _ in range(repeat):
+            exec_id = json.loads(unix_http("POST", "/containers/%s/exec" % db[0], spec))["Id"]
+            unix_http("POST", "/exec/%s/start" % exec_id, b'{"Detach":false,"Tty":false}', stdin=sql.encode())
+            while True:
+                state = json.loads(unix_http("GET", "/exec/%s/json" % exec_id))
+                if not state.get("Running"):
+                    failures += state.get("ExitCode") != 0
+                    break
+                time.sleep(0.005)
+        wall, m1, d1 = time.monotonic() - start, machine_ticks(), proc_sample(dockerd)
+        print("  %-44s machine %5.1f ms CPU per run (dockerd %4.1f), %6.1f ms wall%s"
+              % ("queue.mode docker-exec (Engine API exec)", (m1 - m0) * 1000 / TICK / repeat,
+                 (d1[4] - d0[4]) * 1000 / TICK / repeat, wall * 1000 / repeat,
+                 ", %d runs failed" % failures if failures else ""))
     if compose_dir:
-        # queue.mode = "docker-exec" (the default once compose.directory is set) runs, per cycle,
-        # what ComposeProject.run does: `docker compose version`, else `docker-compose version`,
-        # then `<compose> exec -T db psql ...`. The testbed's db has no psql: `true` stands in.
+        # What queue.mode = "docker-exec" ran per cycle until it used the Engine API's exec
+        # (d8fc889): `docker compose version`, else `docker-compose version`, then
+        # `<compose> exec -T db psql ...` (`true` stands in for psql). Kept as the reference
+        # for what starting compose costs; the agent no longer does it.
         sequence = [["docker", "compose", "version"], ["docker-compose", "version"], ["docker-compose", "exec", "-T", "db", "true"]]
         if subprocess.run(sequence[0], env=env, capture_output=True).returncode == 0:
             sequence = [sequence[0], ["docker", "compose", "exec", "-T", "db", "true"]]
         client, engine_ms, _, wall = measure(sequence, cwd=compose_dir)
         print("  %-44s client %6.1f ms CPU per cycle, dockerd %5.1f ms, %6.1f ms wall (+ psql inside the db container)"
-              % ("queue.mode docker-exec (%d commands)" % len(sequence), client, engine_ms, wall))
+              % ("compose exec (old docker-exec, %d commands)" % len(sequence), client, engine_ms, wall))
         print("    (%s)" % " ; ".join(" ".join(c) for c in sequence))
 
 
@@ -655,7 +713,7 @@ PYEOF
 # --- machine -------------------------------------------------------------------------------
 nproc_count=$(nproc)
 cpu_model=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
-log "run dir $run; $nproc_count CPUs ($cpu_model); window ${duration}s, interval ${interval}s"
+log "run dir $run; $nproc_count CPUs ($cpu_model); window ${duration}s, interval ${interval}s; queue.mode $queue_mode"
 {
   echo "machine: $nproc_count CPUs, $cpu_model, $(free -m | awk '/^Mem:/ { print $2 " MiB RAM" }'), kernel $(uname -r)"
   echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -708,7 +766,7 @@ enroll_agent() {
     "[\"docker\", \"socket\", \"$FIELDMEDIC_TEST_DOCKER_SOCKET\"]" \
     "[\"compose\", \"project\", \"$project\"]" \
     "[\"compose\", \"directory\", \"$FIELDMEDIC_TESTBED_DIR\"]" \
-    "[\"queue\", \"mode\", \"dsn\"]" \
+    "[\"queue\", \"mode\", \"$queue_mode\"]" \
     "[\"queue\", \"dsn\", \"$FIELDMEDIC_TEST_PG_DSN\"]" \
     "[\"status\", \"url\", \"http://127.0.0.1:$FIELDMEDIC_TESTBED_APP_PORT/api/v1/status/\"]" \
     "[\"status\", \"host\", \"$FIELDMEDIC_TESTBED_HOST\"]"
