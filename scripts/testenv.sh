@@ -12,7 +12,7 @@
 #   testenv_print_logs [LINES]   tail of the engine and database logs
 #   testenv_stop [DIR]     stop everything; safe to call twice
 #
-# Exported by testenv_start: DOCKER_HOST, FIELDMEDIC_TEST_DOCKER_SOCKET, FIELDMEDIC_TEST_IMAGE,
+# Exported by testenv_start: DOCKER_HOST, FIELDMEDIC_TEST_DOCKER_SOCKET, FIELDMEDIC_TEST_{IMAGE,PSQL_IMAGE},
 # FIELDMEDIC_TEST_PG_{DSN,PORT,SOCKET_DIR,USER,PASSWORD,DB}, FIELDMEDIC_TESTENV_DIR,
 # FIELDMEDIC_REPO_ROOT. By testbed_up (the last one brought up):
 # FIELDMEDIC_TESTBED_{DIR,PROJECT,APP_PORT,HTTP_PORT,HOST}.
