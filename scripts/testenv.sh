@@ -207,6 +207,15 @@ _testenv_busybox_rootfs() {
   chmod 1777 "$root/tmp"
 }
 
+# _testenv_import_root ROOT IMAGE PATH: ROOT (a directory) as IMAGE, then ROOT is removed.
+_testenv_import_root() {
+  local root=$1 image=$2 path=$3
+  tar --numeric-owner --owner=0 --group=0 -C "$root" -cf "$root.tar" . || return 1
+  timeout 120 docker import --change "ENV PATH=$path" --change 'CMD ["/bin/sh"]' "$root.tar" "$image" >/dev/null ||
+    { _testenv_log "docker import of $image failed"; rm -f "$root.tar"; return 1; }
+  rm -rf "$root" "$root.tar"
+}
+
 # fieldmedic/psql:test: the busybox root plus the host's real psql (not Debian's Perl
 # pg_wrapper) with the shared libraries ldd names and the dynamic loader. The db container
 # reaches the private cluster through its socket directory, mounted at /var/run/postgresql
@@ -228,12 +237,7 @@ _testenv_psql_image_import() {
   for lib in $libs; do
     mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib" || return 1
   done
-  tar --numeric-owner --owner=0 --group=0 -C "$root" -cf "$dir/psql-rootfs.tar" . || return 1
-  timeout 120 docker import \
-    --change 'ENV PATH=/usr/bin:/bin' \
-    --change 'CMD ["/bin/sh"]' \
-    "$dir/psql-rootfs.tar" "$FIELDMEDIC_TEST_PSQL_IMAGE" >/dev/null || { _testenv_log "docker import of the psql image failed"; return 1; }
-  rm -rf "$root" "$dir/psql-rootfs.tar"
+  _testenv_import_root "$root" "$FIELDMEDIC_TEST_PSQL_IMAGE" /usr/bin:/bin || return 1
   # The closure is complete only if psql starts in the image.
   if ! timeout 60 docker run --rm "$FIELDMEDIC_TEST_PSQL_IMAGE" psql --version >/dev/null 2>"$dir/psql-image.log"; then
     _testenv_log "psql does not start in $FIELDMEDIC_TEST_PSQL_IMAGE:"; cat "$dir/psql-image.log" >&2
@@ -245,7 +249,7 @@ _testenv_psql_image_import() {
 # fieldmedic/busybox:test: Debian's static busybox with every applet linked, imported as
 # an image because no registry is reachable. Imported once per engine data root.
 _testenv_image_import() {
-  local dir=$1 root applet
+  local dir=$1 root
   if timeout 30 docker image inspect "$FIELDMEDIC_TEST_IMAGE" >/dev/null 2>&1; then
     return 0
   fi
@@ -260,12 +264,7 @@ _testenv_image_import() {
   fi
   root="$dir/busybox-rootfs"
   _testenv_busybox_rootfs "$root" || return 1
-  tar --numeric-owner --owner=0 --group=0 -C "$root" -cf "$dir/busybox-rootfs.tar" . || return 1
-  timeout 120 docker import \
-    --change 'ENV PATH=/bin' \
-    --change 'CMD ["/bin/sh"]' \
-    "$dir/busybox-rootfs.tar" "$FIELDMEDIC_TEST_IMAGE" >/dev/null || { _testenv_log "docker import failed"; return 1; }
-  rm -rf "$root" "$dir/busybox-rootfs.tar"
+  _testenv_import_root "$root" "$FIELDMEDIC_TEST_IMAGE" /bin
 }
 
 _testenv_pg_start() {

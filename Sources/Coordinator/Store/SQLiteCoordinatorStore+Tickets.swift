@@ -144,13 +144,7 @@ extension SQLiteCoordinatorStore: TicketStore {
             if let row = try Row.fetchOne(db, sql: "SELECT * FROM commands WHERE id = ?", arguments: [command.id]) {
                 return (try Self.commandRecord(row), false)
             }
-            try db.execute(
-                sql: """
-                    INSERT INTO commands (id, agent, kind, params, dry_run, state, requested_by, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [command.id, command.agent, command.kind, params, command.dryRun, command.state.rawValue,
-                            command.requestedBy, WireDate.format(command.createdAt)])
+            try Self.insert(command, params: params, in: db)
             try Self.append(audit, in: db)
             return (command, true)
         }

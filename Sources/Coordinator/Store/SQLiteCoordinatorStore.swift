@@ -185,15 +185,20 @@ final class SQLiteCoordinatorStore: CoordinatorStore {
     func enqueueCommand(_ command: CommandRecord, audit: AuditEntry) async throws {
         let params = String(decoding: try WireCodec.encode(command.params), as: UTF8.self)
         try await pool.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO commands (id, agent, kind, params, dry_run, state, requested_by, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [command.id, command.agent, command.kind, params, command.dryRun, command.state.rawValue,
-                            command.requestedBy, WireDate.format(command.createdAt)])
+            try Self.insert(command, params: params, in: db)
             try Self.append(audit, in: db)
         }
+    }
+
+    /// One `commands` row; `params` is the command's parameters already encoded.
+    static func insert(_ command: CommandRecord, params: String, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO commands (id, agent, kind, params, dry_run, state, requested_by, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [command.id, command.agent, command.kind, params, command.dryRun, command.state.rawValue,
+                        command.requestedBy, WireDate.format(command.createdAt)])
     }
 
     func claimNextCommand(agent: String, now: Date) async throws -> CommandRecord? {

@@ -121,7 +121,7 @@ struct AgentConfig: Sendable {
             diskMounts: mounts,
             thresholds: thresholds,
             dockerSocket: try reader.string("docker.socket", default: "/var/run/docker.sock"),
-            dockerDiskUsageInterval: try reader.duration("docker.disk_usage_interval", default: 15 * 60),
+            dockerDiskUsageInterval: try reader.duration("docker.disk_usage_interval", default: DiskUsageCache.defaultInterval),
             compose: compose,
             queue: queue,
             status: status,

@@ -74,18 +74,25 @@ struct DockerEngineClient: DockerEngine {
         return tty ? response.bodyText : Self.demultiplex(response.body)
     }
 
-    /// Logs of containers without a TTY come framed: 8-byte header (stream, 0, 0, 0, size BE32).
+    /// Logs of containers without a TTY come framed (see `frames`): both streams, in order.
     static func demultiplex(_ data: Data) -> String {
-        var out = Data()
+        String(decoding: frames(data).reduce(into: Data()) { $0.append($1.payload) }, as: UTF8.self)
+    }
+
+    /// A stream without a TTY (logs, exec) comes framed: 8-byte header (1 = stdout,
+    /// 2 = stderr; 0, 0, 0; size big-endian), then the bytes. A frame cut short at the end
+    /// keeps what arrived.
+    static func frames(_ data: Data) -> [(stream: UInt8, payload: Data)] {
+        var out: [(stream: UInt8, payload: Data)] = []
         var index = data.startIndex
         while index + 8 <= data.endIndex {
             let size = data[(index + 4)..<(index + 8)].reduce(0) { $0 << 8 | Int($1) }
             let start = index + 8
             let end = min(start + size, data.endIndex)
-            out.append(data[start..<end])
+            out.append((data[index], data[start..<end]))
             index = end
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     // MARK: Disk, images, networks

@@ -57,19 +57,12 @@ extension DockerEngineClient {
         return Data((head + body).utf8)
     }
 
-    /// A stream without a TTY comes framed: 8-byte header (1 = stdout, 2 = stderr; 0, 0, 0;
-    /// size big-endian), then the bytes. A frame cut short at the end keeps what arrived.
+    /// The exec's stream split by `frames` into stdout and stderr.
     static func split(_ data: Data) -> (stdout: String, stderr: String) {
         var out = Data()
         var err = Data()
-        var index = data.startIndex
-        while index + 8 <= data.endIndex {
-            let stream = data[index]
-            let size = data[(index + 4)..<(index + 8)].reduce(0) { $0 << 8 | Int($1) }
-            let start = index + 8
-            let end = min(start + size, data.endIndex)
-            if stream == 2 { err.append(data[start..<end]) } else { out.append(data[start..<end]) }
-            index = end
+        for frame in frames(data) {
+            if frame.stream == 2 { err.append(frame.payload) } else { out.append(frame.payload) }
         }
         return (String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }

@@ -9,7 +9,7 @@ struct DockerProbe: Probe {
     var project: String
     var requiredServices: [String]
     /// `GET /system/df` is asked at most this often (see `DiskUsageCache`).
-    var diskUsage = DiskUsageCache(interval: 15 * 60)
+    var diskUsage = DiskUsageCache(interval: DiskUsageCache.defaultInterval)
 
     /// Exit 0 by design: never "down".
     static let oneShotServices: Set<String> = ["qgis3", "qgis4", "mkcert", "createbuckets", "mirror_transformation_grids"]
@@ -106,6 +106,8 @@ struct DockerProbe: Probe {
 /// between carry the last answer with its `measuredAt`; a failed call is asked again at the
 /// next report. `prune_docker` always asks afresh.
 final class DiskUsageCache: @unchecked Sendable {
+    /// `docker.disk_usage_interval` when agent.toml does not say.
+    static let defaultInterval: TimeInterval = 15 * 60
     let interval: TimeInterval
     private let now: @Sendable () -> Date
     private let lock = NSLock()
