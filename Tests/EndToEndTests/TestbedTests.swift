@@ -124,10 +124,26 @@ extension SharedTestbed {
             return finding != nil
         }
         // Either the engine's own flag (it stays set after the policy restarts the container,
-        // so the exit code may already be 0 again) or a 137 under the limit.
-        #expect(finding?.evidence["oom_killed"] == "true" || finding?.evidence["exit_code"] == "137", "\(String(describing: finding))")
+        // so the exit code may already be 0 again) or its oom event next to an exit 137.
+        let evidence = finding?.evidence["oom_killed"] ?? ""
+        #expect(evidence == "true" || evidence.hasPrefix("not set by the engine; its oom event at "), "\(String(describing: finding))")
         #expect(finding?.evidence["memory_limit_bytes"] == String(64 << 20))
+        // The engine replays the kill's oom event when asked about the time of the exit.
+        let finished = try #require(try engine.inspect(id).finishedAt)
+        let events = try engine.oomEvents(id, since: finished.addingTimeInterval(-30), until: min(finished.addingTimeInterval(5), Date()))
+        #expect(!events.isEmpty, "no oom event around \(finished)")
         try env.workerMode(.ok)
+    }
+
+    @Test func aWorkerKilledByHandIsDownNotAnOOMKill() async throws {
+        try env.workerMode(.ok)
+        let id = try #require(try env.containerIDs("worker_wrapper").first)
+        // SIGKILL under the 64 MiB limit: exit 137 like the OOM killer's, and no oom event.
+        try env.docker(["kill", id])
+        try env.waitUntil("worker_wrapper exited 137", timeout: 30) { try env.inspect(id, "{{.State.Status}} {{.State.ExitCode}}") == "exited 137" }
+        let findings = await probe().collect().findings.filter { $0.subject == "worker_wrapper" }
+        #expect(findings.map(\.code) == ["service.down"], "\(findings.map { "\($0.code): \($0.message) \($0.evidence)" })")
+        #expect(findings.first?.evidence["exit_code"] == "137")
     }
 
     @Test func recreateGoesThroughComposeWithTheInstallsEnv() async throws {

@@ -15,7 +15,7 @@ final class FakeDockerEngine: DockerEngine, @unchecked Sendable {
 
     var calls: [String] { lock.withLock { _calls } }
 
-    func add(_ service: String, state: String = "running", exitCode: Int = 0, oomKilled: Bool = false, memoryLimit: Int64 = 0, restartCount: Int = 0, project: String = "qfieldcloud") {
+    func add(_ service: String, state: String = "running", exitCode: Int = 0, oomKilled: Bool = false, memoryLimit: Int64 = 0, restartCount: Int = 0, startedAt: Date = Date(timeIntervalSince1970: 1_790_000_000), finishedAt: Date? = nil, project: String = "qfieldcloud") {
         lock.withLock {
             let id = "\(service)-id-\(_containers.count)"
             _containers.append(DockerContainer(
@@ -23,7 +23,22 @@ final class FakeDockerEngine: DockerEngine, @unchecked Sendable {
                 labels: ["com.docker.compose.project": project, "com.docker.compose.service": service]))
             _states[id] = DockerContainerState(
                 id: id, name: "\(project)_\(service)_1", status: state, health: nil, restartCount: restartCount, exitCode: exitCode, oomKilled: oomKilled,
-                startedAt: Date(timeIntervalSince1970: 1_790_000_000), finishedAt: nil, image: "img", tty: false, memoryLimit: memoryLimit)
+                startedAt: startedAt, finishedAt: finishedAt, image: "img", tty: false, memoryLimit: memoryLimit)
+        }
+    }
+
+    private var _oomEvents: [String: [Date]] = [:]
+    /// Records an `oom` event for the (first) container of `service`.
+    func recordOOM(_ service: String, at time: Date) {
+        lock.withLock {
+            guard let id = _containers.first(where: { $0.service == service })?.id else { return }
+            _oomEvents[id, default: []].append(time)
+        }
+    }
+    func oomEvents(_ id: String, since: Date, until: Date) throws(DockerError) -> [Date] {
+        lock.withLock {
+            _calls.append("events oom \(id)")
+            return (_oomEvents[id] ?? []).filter { $0 >= since && $0 <= until }
         }
     }
 
@@ -173,17 +188,50 @@ func makeContext(_ engine: FakeDockerEngine, policy: ActionPolicy = ActionPolicy
         #expect(findings.first { $0.subject == "worker_wrapper" }?.evidence["exit_code"] == "1")
     }
 
-    @Test func oomKillsAreFoundEvenWhenTheEngineDoesNotSaySo() throws {
+    @Test func anOOMKillIsTheEnginesFlagOrItsOOMEventNotAnyExit137() throws {
         let engine = FakeDockerEngine()
-        engine.add("worker_wrapper", state: "restarting", exitCode: 137, oomKilled: false, memoryLimit: 1000 << 20, restartCount: 2)
-        engine.add("app", state: "exited", exitCode: 137, oomKilled: true)
-        engine.add("nginx", state: "exited", exitCode: 137, oomKilled: false, memoryLimit: 0, restartCount: 2)
-        engine.add("ofelia", state: "exited", exitCode: 137, oomKilled: false, memoryLimit: 64 << 20, restartCount: 0)
-        let findings = DockerProbe.findings(try statuses(engine), required: [], project: "qfieldcloud")
-        let oom = Set(findings.filter { $0.code == "service.oom_killed" }.map(\.subject))
-        // nginx: 137 without a memory limit is a kill, not the OOM killer; ofelia: `docker kill`
-        // (no restart by the policy) is not either.
-        #expect(oom == ["worker_wrapper", "app"])
+        let now = Date(timeIntervalSince1970: 1_790_100_000)
+        // The OOM killer, the engine did not set OOMKilled but recorded the event.
+        engine.add("worker_wrapper", state: "restarting", exitCode: 137, memoryLimit: 1000 << 20, restartCount: 2, finishedAt: now - 5)
+        engine.recordOOM("worker_wrapper", at: now - 5.01)
+        // The engine's own flag.
+        engine.add("app", state: "exited", exitCode: 137, oomKilled: true, finishedAt: now - 60)
+        // `kill -9` on the host, answered by the restart policy, under a memory limit: no event.
+        engine.add("nginx", state: "restarting", exitCode: 137, memoryLimit: 64 << 20, restartCount: 2, finishedAt: now - 3)
+        // An oom event of an earlier run (before this run's start) is not about this exit.
+        engine.add("ofelia", state: "exited", exitCode: 137, memoryLimit: 64 << 20, restartCount: 1, startedAt: now - 20, finishedAt: now - 10)
+        engine.recordOOM("ofelia", at: now - 25)
+        // Running again after an OOM kill: the engine keeps OOMKilled; recent counts, old not.
+        engine.add("memcached", state: "running", oomKilled: true, restartCount: 1, finishedAt: now - 600)
+        engine.add("certbot", state: "running", oomKilled: true, restartCount: 1, finishedAt: now - 7200)
+        let probe = DockerProbe(engine: engine, project: "qfieldcloud", requiredServices: [], now: { now })
+        let observed = try probe.observe()
+        let findings = DockerProbe.findings(observed.statuses, required: [], project: "qfieldcloud", oomEvents: observed.oomEvents, oomRecent: 3600, now: now)
+        let oom = Dictionary(uniqueKeysWithValues: findings.filter { $0.code == "service.oom_killed" }.map { ($0.subject, $0) })
+        #expect(Set(oom.keys) == ["worker_wrapper", "app", "memcached"], "\(findings.map { "\($0.code) \($0.subject)" })")
+        #expect(oom["worker_wrapper"]?.evidence["oom_killed"]?.hasPrefix("not set by the engine; its oom event at ") == true)
+        #expect(oom["worker_wrapper"]?.message == "qfieldcloud_worker_wrapper_1 was killed for using too much memory (exit 137, limit 1000.0 MiB)")
+        #expect(oom["app"]?.evidence["oom_killed"] == "true")
+        #expect(oom["memcached"]?.message == "qfieldcloud_memcached_1 was killed for using too much memory 10m ago; it runs again")
+        // The kill is still a restarting service, only not an OOM kill.
+        #expect(findings.contains { $0.code == "service.restarting" && $0.subject == "nginx" })
+        #expect(observed.statuses.first { $0.service == "nginx" }?.oomKilled == false)
+        #expect(observed.statuses.first { $0.service == "worker_wrapper" }?.oomKilled == true)
+        // The events are asked only about exits 137 the engine did not flag.
+        #expect(Set(engine.calls.filter { $0.hasPrefix("events oom") }.map { String($0.split(separator: " ")[2].prefix { $0 != "-" }) }) == ["worker_wrapper", "nginx", "ofelia"])
+    }
+
+    @Test func theRunThatEndedStartedAtItsStartOrHalfAMinuteBeforeItsEnd() {
+        let end = Date(timeIntervalSince1970: 1_790_000_100)
+        #expect(DockerProbe.runStart(end - 7, finished: end) == end - 7)
+        #expect(DockerProbe.runStart(nil, finished: end) == end - 30)
+        #expect(DockerProbe.runStart(end + 1, finished: end) == end - 30)
+    }
+
+    @Test func theEventsQueryTakesTimesToTheMicrosecond() {
+        #expect(DockerEngineClient.unixTime(Date(timeIntervalSince1970: 1_790_000_000.25)) == "1790000000.250000")
+        #expect(DockerEngineClient.unixTime(Date(timeIntervalSince1970: 1_790_000_007.000042)) == "1790000007.000042")
+        #expect(DockerEngineClient.unixTime(Date(timeIntervalSince1970: 1_790_000_007)) == "1790000007.000000")
     }
 }
 

@@ -50,6 +50,7 @@ struct AgentConfig: Sendable {
         var queueBacklog: Int = 50
         var oldestPending: TimeInterval = 30 * 60
         var tlsDays: Double = 14
+        var oomRecent: TimeInterval = DockerProbe.defaultOOMRecent
     }
 
     static func load(path: String) throws(ConfigError) -> AgentConfig {
@@ -76,6 +77,7 @@ struct AgentConfig: Sendable {
         thresholds.queueBacklog = try reader.int("thresholds.queue_backlog", default: thresholds.queueBacklog, range: 1...1_000_000)
         thresholds.oldestPending = try reader.duration("thresholds.oldest_pending", default: thresholds.oldestPending, minimum: 60)
         thresholds.tlsDays = try reader.double("thresholds.tls_days", default: thresholds.tlsDays, range: 0...365)
+        thresholds.oomRecent = try reader.duration("thresholds.oom_recent", default: thresholds.oomRecent, minimum: 60)
 
         var compose = Compose()
         compose.project = try reader.string("compose.project", default: compose.project)
@@ -260,6 +262,8 @@ enum AgentConfigTemplate {
         queue_backlog = 50
         oldest_pending = "30m"
         tls_days = 14
+        # An OOM kill stays a finding this long, also after the container runs again.
+        oom_recent = "1h"
 
         [actions]
         # This host's own kill switch: false refuses every action the coordinator asks for.

@@ -27,6 +27,9 @@ protocol DockerEngine: Sendable {
     /// Runs a command (an argument array) inside a running container with `input` on its
     /// stdin, as `docker exec -i` would.
     func exec(_ id: String, command: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> DockerExecResult
+    /// When the engine recorded an `oom` event for this container between `since` and
+    /// `until` (its recent events, replayed; `until` not in the future).
+    func oomEvents(_ id: String, since: Date, until: Date) throws(DockerError) -> [Date]
     /// Follows the event stream until `handler` returns false or `abort` is set.
     func followEvents(project: String, abort: AbortFlag, handler: @escaping (DockerEvent) -> Bool) throws(DockerError)
 }

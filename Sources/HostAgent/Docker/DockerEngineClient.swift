@@ -203,6 +203,25 @@ struct DockerEngineClient: DockerEngine {
         }
     }
 
+    func oomEvents(_ id: String, since: Date, until: Date) throws(DockerError) -> [Date] {
+        let filters = Self.filters(["type": ["container"], "container": [id], "event": ["oom"]])
+        // With `until` in the past the engine replays what it kept and closes the stream.
+        let response = try get("/events?since=\(Self.unixTime(since))&until=\(Self.unixTime(until))&filters=\(filters)", timeout: 10)
+        return response.body.split(separator: 0x0a).compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+                  let nanos = object["timeNano"] as? Int else { return nil }
+            return Date(timeIntervalSince1970: Double(nanos) / 1e9)
+        }
+    }
+
+    /// Seconds since 1970 as `since`/`until` take them, to the microsecond (what a `Date`
+    /// this far from 2001 holds): "1790000000.250000".
+    static func unixTime(_ date: Date) -> String {
+        let micros = Int64((date.timeIntervalSince1970 * 1e6).rounded())
+        let fraction = String(micros % 1_000_000)
+        return "\(micros / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)"
+    }
+
     // MARK: Plumbing
 
     func get(_ path: String, timeout: TimeInterval? = nil) throws(DockerError) -> HTTPResponse {

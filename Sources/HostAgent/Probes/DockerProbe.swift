@@ -10,23 +10,43 @@ struct DockerProbe: Probe {
     var requiredServices: [String]
     /// `GET /system/df` is asked at most this often (see `DiskUsageCache`).
     var diskUsage = DiskUsageCache(interval: DiskUsageCache.defaultInterval)
+    /// An OOM kill stays a finding this long after it, also once the container runs again
+    /// (`thresholds.oom_recent`).
+    var oomRecent: TimeInterval = DockerProbe.defaultOOMRecent
+    var now: @Sendable () -> Date = { Date() }
+
+    static let defaultOOMRecent: TimeInterval = 3600
 
     /// Exit 0 by design: never "down".
     static let oneShotServices: Set<String> = ["qgis3", "qgis4", "mkcert", "createbuckets", "mirror_transformation_grids"]
 
     func collect() async -> ProbeResult {
-        let statuses: [ServiceStatus]
+        let observed: Observation
         do {
-            statuses = try services()
+            observed = try observe()
         } catch {
             return ProbeResult(error: error.description)
         }
         let disk = diskUsage.summary { [engine] () throws(DockerError) -> DockerDiskSummary in try engine.diskUsage().summary }
-        return ProbeResult(section: .docker(statuses, disk), findings: Self.findings(statuses, required: requiredServices, project: project))
+        return ProbeResult(
+            section: .docker(observed.statuses, disk),
+            findings: Self.findings(observed.statuses, required: requiredServices, project: project, oomEvents: observed.oomEvents, oomRecent: oomRecent, now: now()))
+    }
+
+    /// The project's services, and the engine's `oom` events behind exits it did not flag.
+    struct Observation {
+        var statuses: [ServiceStatus]
+        /// Container ID (12 characters) → when the engine recorded the `oom` event.
+        var oomEvents: [String: Date]
     }
 
     func services() throws(DockerError) -> [ServiceStatus] {
+        try observe().statuses
+    }
+
+    func observe() throws(DockerError) -> Observation {
         var out: [ServiceStatus] = []
+        var oomEvents: [String: Date] = [:]
         for container in try engine.containers(project: project) {
             guard let service = container.service, container.labels["com.docker.compose.oneoff"] != "True" else { continue }
             let state = try engine.inspect(container.id)
@@ -36,12 +56,32 @@ struct DockerProbe: Probe {
                 startedAt: state.startedAt, finishedAt: state.finishedAt, image: state.image,
                 oneShot: Self.oneShotServices.contains(service))
             status.memoryLimit = state.memoryLimit
+            // SIGKILL (137) is the OOM killer, a `docker kill`, a stop that timed out or a
+            // `kill -9` on the host. Some engines do not set OOMKilled when the OOM killer
+            // was at work; its `oom` event during the run that ended tells them apart.
+            if !state.oomKilled, state.status != "running", state.exitCode == 137, let finished = state.finishedAt,
+               let event = try? engine.oomEvents(
+                   container.id, since: Self.runStart(state.startedAt, finished: finished),
+                   until: min(finished.addingTimeInterval(5), now())).last {
+                status.oomKilled = true
+                oomEvents[status.containerID] = event
+            }
             out.append(status)
         }
-        return out.sorted { ($0.service, $0.container) < ($1.service, $1.container) }
+        return Observation(statuses: out.sorted { ($0.service, $0.container) < ($1.service, $1.container) }, oomEvents: oomEvents)
     }
 
-    static func findings(_ statuses: [ServiceStatus], required: [String], project: String) -> [Finding] {
+    /// Where the run that ended at `finished` began: its start, or 30 s before the end when
+    /// the engine gives no earlier start (an oom event of an earlier run is not about this exit).
+    static func runStart(_ started: Date?, finished: Date) -> Date {
+        guard let started, started < finished else { return finished.addingTimeInterval(-30) }
+        return started
+    }
+
+    static func findings(
+        _ statuses: [ServiceStatus], required: [String], project: String,
+        oomEvents: [String: Date] = [:], oomRecent: TimeInterval = defaultOOMRecent, now: Date = Date()
+    ) -> [Finding] {
         var findings: [Finding] = []
         let present = Set(statuses.map(\.service))
         for service in required where !present.contains(service) {
@@ -58,17 +98,24 @@ struct DockerProbe: Probe {
             if let finished = status.finishedAt { evidence["finished_at"] = WireDate.format(finished) }
             if let started = status.startedAt { evidence["started_at"] = WireDate.format(started) }
             if let health = status.health { evidence["health"] = health }
-            // Some engines never set OOMKilled. A SIGKILL (137) under a memory limit that the
-            // restart policy answered (so not `docker kill`/`stop`, which disable it) is then
-            // the kernel's OOM killer.
-            let killedUnderLimit = status.state != "running" && status.exitCode == 137 && status.memoryLimit > 0 && status.restartCount > 0
-            if status.oomKilled || killedUnderLimit {
-                evidence["oom_killed"] = status.oomKilled ? "true" : "not reported by the engine; exit 137 under a memory limit"
+            // The engine keeps OOMKilled after the restart policy started the container again
+            // (exit code 0 by then): an OOM kill counts while its exit is recent.
+            let running = status.state == "running"
+            let ago = status.finishedAt.map { now.timeIntervalSince($0) }
+            if status.oomKilled, !running || (ago.map { $0 <= oomRecent } ?? false) {
+                if let event = oomEvents[status.containerID] {
+                    evidence["oom_killed"] = "not set by the engine; its oom event at \(WireDate.format(event))"
+                } else {
+                    evidence["oom_killed"] = "true"
+                }
                 if status.memoryLimit > 0 { evidence["memory_limit_bytes"] = String(status.memoryLimit) }
+                let limit = status.memoryLimit > 0 ? "limit \(RelativeTime.bytes(UInt64(status.memoryLimit)))" : nil
+                let message = running
+                    ? "\(status.container) was killed for using too much memory \(RelativeTime.describe(status.finishedAt, now: now))"
+                        + (limit.map { " (\($0))" } ?? "") + "; it runs again"
+                    : "\(status.container) was killed for using too much memory (exit \(status.exitCode)" + (limit.map { ", \($0)" } ?? "") + ")"
                 findings.append(Finding(
-                    code: "service.oom_killed", severity: .critical, subject: status.service,
-                    message: "\(status.container) was killed for using too much memory (exit \(status.exitCode)"
-                        + (status.memoryLimit > 0 ? ", limit \(RelativeTime.bytes(UInt64(status.memoryLimit))))" : ")"),
+                    code: "service.oom_killed", severity: .critical, subject: status.service, message: message,
                     evidence: evidence))
             }
             if status.oneShot {

@@ -65,7 +65,7 @@ struct ProbeSet: Sendable {
             DiskProbe(mounts: config.diskMounts, bytesThreshold: thresholds.diskPercent, inodesThreshold: thresholds.inodesPercent),
             DockerProbe(
                 engine: config.dockerEngine, project: config.compose.project, requiredServices: config.compose.requiredServices,
-                diskUsage: DiskUsageCache(interval: config.dockerDiskUsageInterval)),
+                diskUsage: DiskUsageCache(interval: config.dockerDiskUsageInterval), oomRecent: thresholds.oomRecent),
         ]
         if let database = config.queueDatabase(runner: runner) {
             probes.append(QueueProbe(
