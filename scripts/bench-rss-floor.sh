@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How little resident memory the agent's stack can take at all: a program that makes only the
 # two calls of an agent cycle (GET on the Docker socket, a request over mutual TLS) through
-# libcurl, in C and in Swift (-static-stdlib, FoundationEssentials only), against
+# libcurl, in C and in Swift (-static-stdlib, FoundationEssentials only; once more with two
+# APIs only full Foundation has, as the agent uses them), against
 #   - Debian's libcurl4 (OpenSSL flavour, ~30 libraries; what DESIGN §2 names),
 #   - libcurl built from Debian's own curl source with HTTP/HTTPS only, on Debian's OpenSSL 3,
 #   - the same minimal libcurl on Debian's mbedTLS 2.28.
@@ -102,6 +103,8 @@ build_variant() {  # $1 = name, $2 = include dir or "", rest = libraries
 }
 log "building the programs"
 build_variant debian "" -lcurl
+swiftc -O -static-stdlib -import-objc-header "$src/requests.h" "$src/main-foundation.swift" "$run/requests-debian.o" -lcurl \
+  -o "$run/foundation-debian" 2>"$run/swiftc-foundation.log" || { cat "$run/swiftc-foundation.log" >&2; die "swiftc for main-foundation.swift failed"; }
 build_variant openssl "$cache/curl-openssl/include" "$cache/curl-openssl/lib/libcurl.a" -lssl -lcrypto -lpthread
 build_variant mbedtls "$cache/curl-mbedtls/include" "$cache/curl-mbedtls/lib/libcurl.a" -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
 
@@ -114,4 +117,8 @@ for variant in debian openssl mbedtls; do
     (cd "$run" && "./$language-$variant" "$label" "$socket" "https://localhost:$port/" cert.pem cert.pem key.pem) ||
       die "$language-$variant failed"
   done
+  if [ "$variant" = debian ]; then
+    (cd "$run" && ./foundation-debian "swift + full Foundation in use, Debian libcurl4" "$socket" "https://localhost:$port/" cert.pem cert.pem key.pem) ||
+      die "foundation-debian failed"
+  fi
 done
