@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 @testable import Coordinator
 @testable import Shared
@@ -300,6 +301,35 @@ import Testing
         try await f.fleet.store.saveTicket(t, audit: nil)
         try await f.settle()
         #expect(f.github.comments[issue.number]?.filter { $0.body.contains(TicketReport.markerPrefix) }.count == 1)
+    }
+
+    @Test func aProactiveIssueOrReplyWhoseAnswerWasLostIsFoundNotPostedTwice() async throws {
+        let github = MemoryGitHub()
+        let sink = GitHubSink(api: github, logger: Logger(label: "test"))
+        var ticket = Ticket(id: 7, source: .finding, title: "worker_wrapper is down on vps-1", body: "found by the agent", author: "fieldmedic", now: Date())
+        ticket.host = "vps-1"
+        ticket.github.replies = ["which host?", "approval refused: bob is not an approver"]
+        let report = "the report\n" + TicketReport.marker(ticket)
+        // GitHub opens the issue, then the answer is lost: the next attempt finds it.
+        github.loseAnswers = 1
+        await #expect(throws: GitHubError.self) { try await sink.publish(&ticket, report: report, labels: [], close: false) }
+        #expect(ticket.issueNumber == nil)
+        // Then the report comment and the first reply are stored, and their answers lost.
+        github.loseAnswers = 2
+        await #expect(throws: GitHubError.self) { try await sink.publish(&ticket, report: report, labels: [], close: false) }
+        await #expect(throws: GitHubError.self) { try await sink.publish(&ticket, report: report, labels: [], close: false) }
+        try await sink.publish(&ticket, report: report, labels: [], close: false)
+        #expect(github.issues.count == 1)
+        #expect(ticket.issueNumber == github.issues.keys.first)
+        #expect(github.issues.values.first?.labels == ["fieldmedic:proactive", "host:vps-1"])
+        let number = try #require(ticket.issueNumber)
+        #expect(github.replies(number).count == 2, "\(github.replies(number))")
+        #expect(github.comments[number]?.filter { $0.body.contains(TicketReport.markerPrefix) }.count == 1)
+        #expect(ticket.github.replies.isEmpty && ticket.github.repliesPosted == 2)
+        // A later reply gets the next number, even with the same words.
+        ticket.github.replies = ["which host?"]
+        try await sink.publish(&ticket, report: report, labels: [], close: false)
+        #expect(github.replies(number).count == 3)
     }
 
     @Test func anAmbiguousHostIsAskedForThenUsed() async throws {

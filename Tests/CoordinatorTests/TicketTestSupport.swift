@@ -12,6 +12,9 @@ final class MemoryGitHub: GitHubAPI, @unchecked Sendable {
     var writes: [String] = []
     /// While > 0, every call fails with this error and decrements.
     var failNext = 0
+    /// While > 0, a new issue or comment is stored and then the call fails as if its answer
+    /// was lost (a 5xx after the write, a dropped connection), and decrements.
+    var loseAnswers = 0
     var failure = GitHubError(kind: .transient, status: 500, message: "boom")
     private var nextComment: Int64 = 1000
     /// The test's clock, so issue and comment times line up with the engine's.
@@ -19,6 +22,11 @@ final class MemoryGitHub: GitHubAPI, @unchecked Sendable {
     private var nextIssue = 1
 
     func with<T>(_ body: () throws -> T) rethrows -> T { lock.lock(); defer { lock.unlock() }; return try body() }
+
+    private func loseAnswer() throws(GitHubError) {
+        let lose: Bool = with { if loseAnswers > 0 { loseAnswers -= 1; return true }; return false }
+        if lose { throw GitHubError(kind: .transient, status: 502, message: "Bad Gateway") }
+    }
 
     private func check() throws(GitHubError) {
         let shouldFail: Bool = with { if failNext > 0 { failNext -= 1; return true }; return false }
@@ -65,13 +73,15 @@ final class MemoryGitHub: GitHubAPI, @unchecked Sendable {
     }
     func createComment(issue: Int, body: String) throws(GitHubError) -> GitHubComment {
         try check()
-        return with {
+        let c = with {
             nextComment += 1
             let c = GitHubComment(id: nextComment, body: body, author: "fieldmedic-bot", authorAssociation: "NONE", createdAt: now(), updatedAt: now(), htmlURL: "")
             comments[issue, default: []].append(c)
             writes.append("comment #\(issue)")
             return c
         }
+        try loseAnswer()
+        return c
     }
     func updateComment(id: Int64, body: String) throws(GitHubError) -> GitHubComment {
         try check()
@@ -106,6 +116,7 @@ final class MemoryGitHub: GitHubAPI, @unchecked Sendable {
         try check()
         let issue = open(title: title, body: body, labels: labels, author: "fieldmedic-bot")
         with { writes.append("open #\(issue.number)") }
+        try loseAnswer()
         return issue
     }
     func permission(of login: String) throws(GitHubError) -> String {

@@ -220,12 +220,34 @@ import Testing
     @Test func givesUpOnPersistentServerErrors() async throws {
         try await FakeGitHub.with(token: Self.token) { fake in
             let s = Setup(fake)
+            let number = fake.createIssue(title: "t")
             fake.injectFault(.serverError(502), count: 100)
-            let result = await s.call { try $0.createComment(issue: 1, body: "x") }
+            let result = await s.call { try $0.issue(number) }
             let error = try #require(result.failure)
             #expect(error.kind == .transient && error.isRetryable && error.status == 502)
             #expect(fake.requests.count == 4)
             #expect(s.sleeps.value.reduce(0, +) <= 4)
+        }
+    }
+
+    @Test func aPostThatWouldDoSomethingTwiceIsNotRetriedOnAServerError() async throws {
+        try await FakeGitHub.with(token: Self.token) { fake in
+            let s = Setup(fake)
+            let number = fake.createIssue(title: "t")
+            // GitHub may have stored the comment or the issue before answering 502: one try each,
+            // the error goes to the ticket's publisher (which looks for it before posting again).
+            fake.injectFault(.serverError(502), count: 2, method: "POST")
+            let comment = try #require(await s.call { try $0.createComment(issue: number, body: "x") }.failure)
+            #expect(comment.kind == .transient && comment.status == 502)
+            let issue = try #require(await s.call { try $0.createIssue(title: "new", body: "", labels: []) }.failure)
+            #expect(issue.kind == .transient && issue.status == 502)
+            #expect(fake.requests.count == 2)
+            #expect(s.sleeps.value.isEmpty)
+            // Adding labels twice is harmless: retried.
+            fake.injectFault(.serverError(500), count: 2, method: "POST")
+            let labels = await s.call { try $0.addLabels(issue: number, labels: ["fieldmedic:resolved"]) }
+            #expect(labels.failure == nil)
+            #expect(fake.requests.count == 5)
         }
     }
 

@@ -37,7 +37,8 @@ final class GitHubClient: GitHubAPI, @unchecked Sendable {
     ///   - token: a fine-grained or classic token with Issues read/write; nil for anonymous calls.
     ///   - sleeper: waits between retries of a 5xx answer (tests pass one that does not sleep).
     ///   - serverErrorRetries: extra attempts after a 5xx, waiting `firstRetryDelay`, then twice
-    ///     as long each time (0.5 + 1 + 2 s by default, so a call gives up within ~4 s).
+    ///     as long each time (0.5 + 1 + 2 s by default, so a call gives up within ~4 s); not for
+    ///     POSTs that would do something twice (see `send`).
     init(
         apiURL: String = "https://api.github.com", repository: String, token: String?,
         userAgent: String = "fieldmedic/\(FieldMedicVersion.current)",
@@ -101,7 +102,8 @@ final class GitHubClient: GitHubAPI, @unchecked Sendable {
 
     func addLabels(issue: Int, labels: [String]) throws(GitHubError) {
         guard !labels.isEmpty else { return }
-        _ = try send("POST", url(repoPath("/issues/\(issue)/labels")), json: ["labels": labels])
+        // Adding labels twice is harmless: retried on a 5xx like a GET.
+        _ = try send("POST", url(repoPath("/issues/\(issue)/labels")), json: ["labels": labels], retryServerErrors: true)
     }
 
     func removeLabel(issue: Int, label: String) throws(GitHubError) {
@@ -189,21 +191,27 @@ final class GitHubClient: GitHubAPI, @unchecked Sendable {
             && base.port == other.port
     }
 
-    private func send(_ method: String, _ url: String, json: some Encodable) throws(GitHubError) -> HTTPResponse {
+    private func send(_ method: String, _ url: String, json: some Encodable, retryServerErrors: Bool? = nil) throws(GitHubError) -> HTTPResponse {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         let body: Data
         do { body = try encoder.encode(json) } catch {
             throw GitHubError(kind: .rejected, status: 0, message: "\(method) \(Self.pathOf(url)): cannot encode the request body: \(error)")
         }
-        return try send(method, url, body: body)
+        return try send(method, url, body: body, retryServerErrors: retryServerErrors)
     }
 
     /// One call, with the rate-limit gate in front and retries of 5xx answers. Answers with
     /// a 2xx status, 304, or a status in `accept`; everything else throws.
+    ///
+    /// A 5xx does not say whether GitHub carried a POST out, so POSTs (a comment, an issue)
+    /// are not retried here unless `retryServerErrors` says they are harmless twice: the
+    /// ticket's publisher retries later and finds what was stored by its marker first.
     private func send(
-        _ method: String, _ url: String, body: Data? = nil, ifNoneMatch: String? = nil, accept: Set<Int> = []
+        _ method: String, _ url: String, body: Data? = nil, ifNoneMatch: String? = nil, accept: Set<Int> = [],
+        retryServerErrors: Bool? = nil
     ) throws(GitHubError) -> HTTPResponse {
+        let retryable = retryServerErrors ?? (method != "POST")
         let what = "\(method) \(Self.pathOf(url))"
         var headers = [("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28")]
         if let token { headers.append(("Authorization", "Bearer \(token)")) }
@@ -224,7 +232,7 @@ final class GitHubClient: GitHubAPI, @unchecked Sendable {
             }
             record(response)
             if response.isSuccess || response.status == 304 || accept.contains(response.status) { return response }
-            if response.status >= 500 && retries < serverErrorRetries {
+            if response.status >= 500 && retryable && retries < serverErrorRetries {
                 sleeper(firstRetryDelay * Double(1 << retries))
                 retries += 1
                 continue

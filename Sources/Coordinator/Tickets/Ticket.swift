@@ -200,6 +200,8 @@ struct PublishState: Codable, Sendable, Equatable {
     var labels: [String] = []
     var closed: Bool = false
     var replies: [String] = []
+    /// Replies posted so far: numbers the next one's marker (nil in tickets stored before it).
+    var repliesPosted: Int?
     /// The newest comment time read by polling.
     var commentsSeenAt: Date?
     var retryAt: Date?

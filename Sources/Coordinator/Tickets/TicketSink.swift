@@ -59,13 +59,29 @@ struct GitHubSink: TicketSink {
     var name: String { "github" }
     static let replyMarker = "<!-- fieldmedic:reply -->"
 
+    static func replyMarker(_ ticket: Ticket, _ index: Int) -> String { "<!-- fieldmedic:reply:\(ticket.id):\(index) -->" }
+    static func issueMarker(_ ticket: Ticket) -> String { "<!-- fieldmedic:ticket:\(ticket.id) -->" }
+
     func publish(_ ticket: inout Ticket, report: String, labels: [String], close: Bool) async throws {
         let api = self.api
         if ticket.issueNumber == nil {
             let title = ticket.title
-            let body = ticket.body + "\n\n_Opened by FieldMedic._"
+            let marker = Self.issueMarker(ticket)
+            let body = ticket.body + "\n\n_Opened by FieldMedic._\n\n" + marker
             let openLabels = (ticket.source == .finding || ticket.source == .prediction ? ["fieldmedic:proactive"] : []) + (ticket.host.map { ["host:\($0)"] } ?? [])
-            let issue = try await Blocking.run { try api.createIssue(title: title, body: body, labels: openLabels) }
+            // GitHub may have opened it before a crash or a lost answer kept us from saving its
+            // number: find it by its marker rather than open a second one.
+            let since = ticket.createdAt.addingTimeInterval(-60)
+            let found: GitHubIssue? = try await Blocking.run {
+                guard case .issues(let issues, _) = try api.pollIssues(since: since, label: openLabels.first, etag: nil) else { return nil }
+                return issues.first { $0.body?.contains(marker) == true }
+            }
+            let issue: GitHubIssue
+            if let found {
+                issue = found
+            } else {
+                issue = try await Blocking.run { try api.createIssue(title: title, body: body, labels: openLabels) }
+            }
             ticket.issueNumber = issue.number
             ticket.issueURL = issue.htmlURL
             ticket.github.labels = openLabels.filter { TicketReport.allLabels.contains($0) }
@@ -88,9 +104,20 @@ struct GitHubSink: TicketSink {
         } else if let id = ticket.github.reportCommentID {
             _ = try await Blocking.run { try api.updateComment(id: id, body: report) }
         }
-        while let reply = ticket.github.replies.first {
-            _ = try await Blocking.run { try api.createComment(issue: number, body: Redactor.redact(reply) + "\n\n" + Self.replyMarker) }
-            ticket.github.replies.removeFirst()
+        if !ticket.github.replies.isEmpty {
+            // Each reply carries its own number: one GitHub stored before its answer was lost
+            // (a 5xx, a dropped connection, a crash) is found instead of posted again.
+            let posted = try await Blocking.run { try api.comments(issue: number, since: nil) }.map(\.body)
+            while let reply = ticket.github.replies.first {
+                let index = ticket.github.repliesPosted ?? 0
+                let marker = Self.replyMarker(ticket, index)
+                if !posted.contains(where: { $0.contains(marker) }) {
+                    let body = Redactor.redact(reply) + "\n\n" + Self.replyMarker + "\n" + marker
+                    _ = try await Blocking.run { try api.createComment(issue: number, body: body) }
+                }
+                ticket.github.replies.removeFirst()
+                ticket.github.repliesPosted = index + 1
+            }
         }
         let stale = ticket.github.labels.filter { TicketReport.allLabels.contains($0) && !labels.contains($0) }
         for label in stale {
