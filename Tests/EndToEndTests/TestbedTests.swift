@@ -257,6 +257,29 @@ extension SharedTestbed {
         #expect(down.findings.map(\.code) == ["db.unreachable"], "\(down.findings) \(down.error ?? "")")
     }
 
+    /// The Engine API cannot stop an exec: a query longer than the probe's deadline must be
+    /// ended by the server, not left running in the db container with its locks.
+    @Test func aSlowQueryInTheDbContainerIsCancelledByTheServerBeforeTheDeadline() async throws {
+        let runner = SubprocessRunner()
+        let compose = ComposeProject(project: env.project, directory: env.testbedDir, dockerSocket: env.dockerSocket, runner: runner)
+        var database = QueueDatabase(target: .dockerExec(compose), runner: runner)
+        database.timeout = 10  // statement_timeout 8 s
+        let started = Date()
+        do {
+            _ = try await database.query("SELECT pg_sleep(60) /* fieldmedic-slow-query-test */")
+            Issue.record("a 60 s query must not finish within the 10 s deadline")
+        } catch {
+            guard case .failed(let why) = error else { Issue.record("not cancelled by the server: \(error)"); return }
+            #expect(why.contains("statement timeout"), "\(why)")
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        print("slow query: ended by the server after \(String(format: "%.2f", elapsed)) s (statement_timeout 8 s, deadline 10 s)")
+        #expect(elapsed < 10, "ended after \(elapsed) s")
+        // Nothing of it runs on in PostgreSQL.
+        let left = try env.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%fieldmedic-slow-query-test%' AND pid <> pg_backend_pid()")
+        #expect(left == "0", "\(left) backend(s) still run the query")
+    }
+
     @Test func execInAContainerGivesStdinItsEndSplitsTheStreamsAndKeepsItsDeadline() throws {
         let id = try #require(try env.containerIDs("memcached", all: false).first)
         let echoed = try engine.exec(id, command: ["cat"], input: Data("one\ntwo\n".utf8), timeout: 20)

@@ -94,14 +94,17 @@ final class FakeDockerEngine: DockerEngine, @unchecked Sendable {
     /// What `exec` answers; every exec is recorded in `execs` (not in `calls`).
     private var _execResult = DockerExecResult(exitCode: 0, stdout: "", stderr: "", timedOut: false)
     private var _execs: [(id: String, command: [String], input: String)] = []
+    private var _execEnvironments: [[String]] = []
+    var execEnvironments: [[String]] { lock.withLock { _execEnvironments } }
     var execResult: DockerExecResult {
         get { lock.withLock { _execResult } }
         set { lock.withLock { _execResult = newValue } }
     }
     var execs: [(id: String, command: [String], input: String)] { lock.withLock { _execs } }
-    func exec(_ id: String, command: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> DockerExecResult {
+    func exec(_ id: String, command: [String], environment: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> DockerExecResult {
         lock.withLock {
             _execs.append((id, command, String(decoding: input, as: UTF8.self)))
+            _execEnvironments.append(environment)
             return _execResult
         }
     }
@@ -439,6 +442,9 @@ func makeContext(_ engine: FakeDockerEngine, policy: ActionPolicy = ActionPolicy
         #expect(exec.command.contains("status=pending") && exec.command.suffix(2) == ["-f", "-"])
         #expect(exec.input == "SELECT :'status'", "the SQL goes in on stdin, values as psql variables")
         #expect(!exec.command.joined().contains("not-needed"), "the password is not passed")
+        // psql and the server give up before the 30 s deadline: nothing runs on in the container.
+        #expect(engine.execEnvironments.first == ["PGCONNECT_TIMEOUT=10", "PGOPTIONS=-c statement_timeout=28000"])
+        #expect(!(engine.execEnvironments.first ?? []).joined().contains("not-needed"))
 
         engine.execResult = DockerExecResult(exitCode: 3, stdout: "", stderr: "ERROR:  relation \"core_job\" does not exist", timedOut: false)
         do {

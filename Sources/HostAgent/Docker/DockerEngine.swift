@@ -25,13 +25,20 @@ protocol DockerEngine: Sendable {
     func unusedNetworks() throws(DockerError) -> [DockerNetwork]
     func removeNetwork(_ id: String) throws(DockerError)
     /// Runs a command (an argument array) inside a running container with `input` on its
-    /// stdin, as `docker exec -i` would.
-    func exec(_ id: String, command: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> DockerExecResult
+    /// stdin and `environment` ("NAME=value") added to the container's, as `docker exec -i`
+    /// would. The engine cannot stop an exec: one past `timeout` is abandoned, not killed.
+    func exec(_ id: String, command: [String], environment: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> DockerExecResult
     /// When the engine recorded an `oom` event for this container between `since` and
     /// `until` (its recent events, replayed; `until` not in the future).
     func oomEvents(_ id: String, since: Date, until: Date) throws(DockerError) -> [Date]
     /// Follows the event stream until `handler` returns false or `abort` is set.
     func followEvents(project: String, abort: AbortFlag, handler: @escaping (DockerEvent) -> Bool) throws(DockerError)
+}
+
+extension DockerEngine {
+    func exec(_ id: String, command: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> DockerExecResult {
+        try exec(id, command: command, environment: [], input: input, timeout: timeout)
+    }
 }
 
 enum DockerError: Error, CustomStringConvertible {

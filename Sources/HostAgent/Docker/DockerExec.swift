@@ -21,9 +21,10 @@ extension DockerEngineClient {
     /// `input` and close the write side (the command's stdin sees EOF), read the framed
     /// stdout/stderr until the engine closes, then ask for the exit code. The command is an
     /// argument array; no shell is involved.
-    func exec(_ id: String, command: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> DockerExecResult {
+    func exec(_ id: String, command: [String], environment: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> DockerExecResult {
         let deadline = Date().addingTimeInterval(timeout)
-        let spec: [String: Any] = ["AttachStdin": true, "AttachStdout": true, "AttachStderr": true, "Tty": false, "Cmd": command]
+        var spec: [String: Any] = ["AttachStdin": true, "AttachStdout": true, "AttachStderr": true, "Tty": false, "Cmd": command]
+        if !environment.isEmpty { spec["Env"] = environment }
         let body = (try? JSONSerialization.data(withJSONObject: spec)) ?? Data()
         let path = "/containers/\(Self.escape(id))/exec"
         let created = try request("POST", path, body: body)

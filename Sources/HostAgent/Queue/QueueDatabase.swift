@@ -22,6 +22,16 @@ struct QueueDatabase: Sendable {
 
     static let baseArguments = ["-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
 
+    /// psql and the server give up before the probe's deadline: a connection that hangs ends
+    /// after `PGCONNECT_TIMEOUT`, a query that runs long is cancelled by the server
+    /// (`statement_timeout`, an error in the SQL: exit 3). Otherwise a psql abandoned at the
+    /// deadline would run on — inside the db container nothing can stop it (the Engine API
+    /// has no call to end an exec), and its backend would hold its locks until it finished.
+    var limits: [String: String] {
+        let statementMs = max(1_000, Int((timeout - 2) * 1_000))
+        return ["PGCONNECT_TIMEOUT": String(max(2, min(10, Int(timeout / 3)))), "PGOPTIONS": "-c statement_timeout=\(statementMs)"]
+    }
+
     /// Rows of tab-separated fields.
     func query(_ sql: String, variables: [String: String] = [:]) async throws(QueueError) -> [[String]] {
         let variableArguments = variables.sorted { $0.key < $1.key }.flatMap { ["-v", "\($0.key)=\($0.value)"] }
@@ -30,7 +40,7 @@ struct QueueDatabase: Sendable {
             switch target {
             case .dsn(let dsn):
                 let (url, password) = Self.splitPassword(dsn)
-                var environment: [String: String] = [:]
+                var environment = limits
                 if let password { environment["PGPASSWORD"] = password }
                 outcome = try await runner.run(ProcessCommand(
                     executable: psql, arguments: [url] + Self.baseArguments + variableArguments + ["-f", "-"],
@@ -63,7 +73,8 @@ struct QueueDatabase: Sendable {
         guard let container = running.first else {
             throw QueueError.unreachable("the db service of compose project \(project.project) has no running container")
         }
-        let result = try engine.exec(container.id, command: command, input: Data(input.utf8), timeout: timeout)
+        let environment = limits.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let result = try engine.exec(container.id, command: command, environment: environment, input: Data(input.utf8), timeout: timeout)
         return ProcessOutcome(status: Int32(clamping: result.exitCode), stdout: result.stdout, stderr: result.stderr, timedOut: result.timedOut)
     }
 
