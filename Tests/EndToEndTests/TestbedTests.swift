@@ -283,14 +283,14 @@ extension SharedTestbed {
     @Test func execInAContainerGivesStdinItsEndSplitsTheStreamsAndKeepsItsDeadline() throws {
         let id = try #require(try env.containerIDs("memcached", all: false).first)
         let echoed = try engine.exec(id, command: ["cat"], input: Data("one\ntwo\n".utf8), timeout: 20)
-        #expect(echoed == DockerExecResult(exitCode: 0, stdout: "one\ntwo\n", stderr: "", timedOut: false), "cat ends only when its stdin does: \(echoed)")
+        #expect(echoed == ProcessOutcome(status: 0, stdout: "one\ntwo\n", stderr: "", timedOut: false), "cat ends only when its stdin does: \(echoed)")
         let large = String(repeating: "0123456789abcdef", count: 64 * 1024)  // 1 MiB each way
         let big = try engine.exec(id, command: ["cat"], input: Data(large.utf8), timeout: 30)
-        #expect(big.stdout.count == large.count && big.exitCode == 0)
+        #expect(big.stdout.count == large.count && big.status == 0)
         let failing = try engine.exec(id, command: ["ls", "/no/such/dir"], input: Data(), timeout: 20)
-        #expect(failing.exitCode != 0 && failing.stdout.isEmpty && failing.stderr.contains("/no/such/dir"), "\(failing)")
+        #expect(failing.status != 0 && failing.stdout.isEmpty && failing.stderr.contains("/no/such/dir"), "\(failing)")
         let missing = try engine.exec(id, command: ["no-such-program"], input: Data(), timeout: 20)
-        #expect(missing.exitCode == 126 || missing.exitCode == 127, "\(missing)")
+        #expect(missing.status == 126 || missing.status == 127, "\(missing)")
         let slow = try engine.exec(id, command: ["sleep", "30"], input: Data(), timeout: 1)
         #expect(slow.timedOut, "\(slow)")
         let stopped = try #require(try env.containerIDs("certbot").first)

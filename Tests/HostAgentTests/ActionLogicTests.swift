@@ -92,16 +92,16 @@ final class FakeDockerEngine: DockerEngine, @unchecked Sendable {
     func followEvents(project: String, abort: AbortFlag, handler: @escaping (DockerEvent) -> Bool) throws(DockerError) {}
 
     /// What `exec` answers; every exec is recorded in `execs` (not in `calls`).
-    private var _execResult = DockerExecResult(exitCode: 0, stdout: "", stderr: "", timedOut: false)
+    private var _execResult = ProcessOutcome(status: 0, stdout: "", stderr: "", timedOut: false)
     private var _execs: [(id: String, command: [String], input: String)] = []
     private var _execEnvironments: [[String]] = []
     var execEnvironments: [[String]] { lock.withLock { _execEnvironments } }
-    var execResult: DockerExecResult {
+    var execResult: ProcessOutcome {
         get { lock.withLock { _execResult } }
         set { lock.withLock { _execResult = newValue } }
     }
     var execs: [(id: String, command: [String], input: String)] { lock.withLock { _execs } }
-    func exec(_ id: String, command: [String], environment: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> DockerExecResult {
+    func exec(_ id: String, command: [String], environment: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> ProcessOutcome {
         lock.withLock {
             _execs.append((id, command, String(decoding: input, as: UTF8.self)))
             _execEnvironments.append(environment)
@@ -433,7 +433,7 @@ func makeContext(_ engine: FakeDockerEngine, policy: ActionPolicy = ActionPolicy
         #expect(engine.execs.isEmpty)
 
         engine.add("db")
-        engine.execResult = DockerExecResult(exitCode: 0, stdout: "pending\tpackage\t2\n", stderr: "", timedOut: false)
+        engine.execResult = ProcessOutcome(status: 0, stdout: "pending\tpackage\t2\n", stderr: "", timedOut: false)
         let rows = try await database.query("SELECT :'status'", variables: ["status": "pending"])
         #expect(rows == [["pending", "package", "2"]])
         let exec = try #require(engine.execs.first)
@@ -446,7 +446,7 @@ func makeContext(_ engine: FakeDockerEngine, policy: ActionPolicy = ActionPolicy
         #expect(engine.execEnvironments.first == ["PGCONNECT_TIMEOUT=10", "PGOPTIONS=-c statement_timeout=28000"])
         #expect(!(engine.execEnvironments.first ?? []).joined().contains("not-needed"))
 
-        engine.execResult = DockerExecResult(exitCode: 3, stdout: "", stderr: "ERROR:  relation \"core_job\" does not exist", timedOut: false)
+        engine.execResult = ProcessOutcome(status: 3, stdout: "", stderr: "ERROR:  relation \"core_job\" does not exist", timedOut: false)
         do {
             _ = try await database.query("SELECT * FROM core_job")
             Issue.record("exit 3 is a failed query")

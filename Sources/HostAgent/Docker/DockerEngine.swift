@@ -27,7 +27,7 @@ protocol DockerEngine: Sendable {
     /// Runs a command (an argument array) inside a running container with `input` on its
     /// stdin and `environment` ("NAME=value") added to the container's, as `docker exec -i`
     /// would. The engine cannot stop an exec: one past `timeout` is abandoned, not killed.
-    func exec(_ id: String, command: [String], environment: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> DockerExecResult
+    func exec(_ id: String, command: [String], environment: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> ProcessOutcome
     /// When the engine recorded an `oom` event for this container between `since` and
     /// `until` (its recent events, replayed; `until` not in the future).
     func oomEvents(_ id: String, since: Date, until: Date) throws(DockerError) -> [Date]
@@ -36,7 +36,7 @@ protocol DockerEngine: Sendable {
 }
 
 extension DockerEngine {
-    func exec(_ id: String, command: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> DockerExecResult {
+    func exec(_ id: String, command: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> ProcessOutcome {
         try exec(id, command: command, environment: [], input: input, timeout: timeout)
     }
 }

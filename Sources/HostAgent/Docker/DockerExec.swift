@@ -5,23 +5,14 @@ import Shared
 import Glibc
 #endif
 
-/// What a command run inside a container (`POST /containers/{id}/exec`) gave back.
-struct DockerExecResult: Sendable, Equatable {
-    var exitCode: Int
-    var stdout: String
-    var stderr: String
-    /// The deadline passed before the command finished. The engine has no call to stop an
-    /// exec: the command runs on inside the container until it ends by itself.
-    var timedOut: Bool
-}
-
 extension DockerEngineClient {
     /// Runs `command` in a running container as `docker exec -i` does, without starting a CLI:
     /// create the exec, start it on a connection the engine hijacks (`Upgrade: tcp`), write
     /// `input` and close the write side (the command's stdin sees EOF), read the framed
     /// stdout/stderr until the engine closes, then ask for the exit code. The command is an
-    /// argument array; no shell is involved.
-    func exec(_ id: String, command: [String], environment: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> DockerExecResult {
+    /// argument array; no shell is involved. What comes back is what a local process would
+    /// give (`timedOut`: the deadline passed; the command runs on inside the container).
+    func exec(_ id: String, command: [String], environment: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> ProcessOutcome {
         let deadline = Date().addingTimeInterval(timeout)
         var spec: [String: Any] = ["AttachStdin": true, "AttachStdout": true, "AttachStderr": true, "Tty": false, "Cmd": command]
         if !environment.isEmpty { spec["Env"] = environment }
@@ -37,15 +28,15 @@ extension DockerEngineClient {
             socketPath: socketPath, request: Self.startRequest(execID), input: input, deadline: deadline)
         let (stdout, stderr) = Self.split(stream.body)
         if stream.timedOut {
-            return DockerExecResult(exitCode: -1, stdout: stdout, stderr: stderr, timedOut: true)
+            return ProcessOutcome(status: -1, stdout: stdout, stderr: stderr, timedOut: true)
         }
         // The stream ends when the command does; the engine may take a moment to record it.
         while true {
             let state = try json(get("/exec/\(Self.escape(execID))/json"), as: [String: Any].self)
             if state["Running"] as? Bool != true {
-                return DockerExecResult(exitCode: state["ExitCode"] as? Int ?? -1, stdout: stdout, stderr: stderr, timedOut: false)
+                return ProcessOutcome(status: Int32(clamping: state["ExitCode"] as? Int ?? -1), stdout: stdout, stderr: stderr, timedOut: false)
             }
-            if Date() >= deadline { return DockerExecResult(exitCode: -1, stdout: stdout, stderr: stderr, timedOut: true) }
+            if Date() >= deadline { return ProcessOutcome(status: -1, stdout: stdout, stderr: stderr, timedOut: true) }
             usleep(10_000)
         }
     }

@@ -74,8 +74,7 @@ struct QueueDatabase: Sendable {
             throw QueueError.unreachable("the db service of compose project \(project.project) has no running container")
         }
         let environment = limits.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        let result = try engine.exec(container.id, command: command, environment: environment, input: Data(input.utf8), timeout: timeout)
-        return ProcessOutcome(status: Int32(clamping: result.exitCode), stdout: result.stdout, stderr: result.stderr, timedOut: result.timedOut)
+        return try engine.exec(container.id, command: command, environment: environment, input: Data(input.utf8), timeout: timeout)
     }
 
     /// What a failed psql run means. psql exits 3 when the SQL failed (ON_ERROR_STOP), 2 when
