@@ -15,14 +15,15 @@ final class FakeDockerEngine: DockerEngine, @unchecked Sendable {
 
     var calls: [String] { lock.withLock { _calls } }
 
-    func add(_ service: String, state: String = "running", exitCode: Int = 0, oomKilled: Bool = false, memoryLimit: Int64 = 0, restartCount: Int = 0, startedAt: Date = Date(timeIntervalSince1970: 1_790_000_000), finishedAt: Date? = nil, project: String = "qfieldcloud") {
+    func add(_ service: String, state: String = "running", exitCode: Int = 0, oomKilled: Bool = false, memoryLimit: Int64 = 0, restartCount: Int = 0, startedAt: Date = Date(timeIntervalSince1970: 1_790_000_000), finishedAt: Date? = nil, project: String = "qfieldcloud", name: String? = nil) {
         lock.withLock {
             let id = "\(service)-id-\(_containers.count)"
+            let name = name ?? "\(project)_\(service)_1"
             _containers.append(DockerContainer(
-                id: id, name: "\(project)_\(service)_1", image: "img", imageID: "sha256:\(service)", state: state,
+                id: id, name: name, image: "img", imageID: "sha256:\(service)", state: state,
                 labels: ["com.docker.compose.project": project, "com.docker.compose.service": service]))
             _states[id] = DockerContainerState(
-                id: id, name: "\(project)_\(service)_1", status: state, health: nil, restartCount: restartCount, exitCode: exitCode, oomKilled: oomKilled,
+                id: id, name: name, status: state, health: nil, restartCount: restartCount, exitCode: exitCode, oomKilled: oomKilled,
                 startedAt: startedAt, finishedAt: finishedAt, image: "img", tty: false, memoryLimit: memoryLimit)
         }
     }
@@ -59,6 +60,7 @@ final class FakeDockerEngine: DockerEngine, @unchecked Sendable {
         lock.withLock {
             _calls.append("start \(id)")
             _states[id]?.status = "running"
+            _states[id]?.startedAt = Date()
         }
     }
     func logs(_ id: String, tail: Int) throws(DockerError) -> String { "" }
@@ -249,6 +251,35 @@ func makeContext(_ engine: FakeDockerEngine, policy: ActionPolicy = ActionPolicy
         #expect(outcome.verified == true)
     }
 
+    @Test func anExitedReplicaIsStartedAloneTheRunningOneKeepsItsStart() async throws {
+        let engine = FakeDockerEngine()
+        let started = Date(timeIntervalSince1970: 1_790_000_000)
+        engine.add("worker_wrapper", startedAt: started, name: "qfc-worker_wrapper-1")
+        engine.add("worker_wrapper", state: "exited", exitCode: 137, name: "qfc-worker_wrapper-2")
+        let parameters = ActionParameters(values: ["service": "worker_wrapper", "container": "qfc-worker_wrapper-2"], action: "start_service")
+        let dry = try await StartServiceAction().run(parameters, dryRun: true, makeContext(engine))
+        #expect(dry.plan.contains { $0.hasPrefix("start container qfc-worker_wrapper-2") })
+        #expect(dry.plan.contains("leave qfc-worker_wrapper-1 alone (running)"))
+        #expect(engine.calls.isEmpty)
+        let outcome = try await StartServiceAction().run(parameters, dryRun: false, makeContext(engine))
+        #expect(engine.calls == ["start worker_wrapper-id-1"], "only the exited replica")
+        #expect(outcome.verified == true)
+        #expect(outcome.before["qfc-worker_wrapper-2 exit code"] == "137", "before/after has a row per container")
+        #expect(outcome.after["qfc-worker_wrapper-1 started"] == WireDate.format(started), "the healthy replica keeps its StartedAt")
+        #expect(try engine.inspect("worker_wrapper-id-0").startedAt == started)
+
+        let restart = try await RestartServiceAction().run(
+            ActionParameters(values: ["service": "worker_wrapper", "container": "qfc-worker_wrapper-2"], action: "restart_service"), dryRun: false, makeContext(engine))
+        #expect(engine.calls.last == "restart worker_wrapper-id-1")
+        #expect(!engine.calls.contains("restart worker_wrapper-id-0"))
+        #expect(restart.plan.contains("leave qfc-worker_wrapper-1 alone (running)"))
+
+        await #expect(throws: ActionError.self) {
+            _ = try await StartServiceAction().run(
+                ActionParameters(values: ["service": "worker_wrapper", "container": "qfc-app-1"], action: "start_service"), dryRun: true, makeContext(engine))
+        }
+    }
+
     @Test func aDryRunCallsNothingThatChangesState() async throws {
         let engine = FakeDockerEngine()
         engine.add("worker_wrapper", state: "exited", exitCode: 1)
@@ -386,29 +417,90 @@ func makeContext(_ engine: FakeDockerEngine, policy: ActionPolicy = ActionPolicy
         #expect(QueueDatabase.splitPassword("postgresql://admin@db/x").1 == nil)
     }
 
-    @Test func onlyAnErrorInTheSQLIsAFailedQueryEverythingElseIsUnreachable() {
+    @Test func onlyPsqlsConnectionErrorIsUnreachableAProbeThatCannotLookSaysSo() {
         func outcome(_ status: Int32, _ stderr: String = "", timedOut: Bool = false) -> ProcessOutcome {
             ProcessOutcome(status: status, stdout: "", stderr: stderr, timedOut: timedOut)
         }
         let compose = ComposeProject(project: "qfieldcloud", directory: "/opt/qfieldcloud", dockerSocket: "/nonexistent", runner: FakeRunner())
+        let exec = QueueDatabase.Target.dockerExec(compose)
         let dsn = QueueDatabase.Target.dsn("postgresql://u@h/db")
         #expect(QueueDatabase.classify(outcome(0), target: dsn) == nil)
         guard case .failed(let why)? = QueueDatabase.classify(outcome(3, "ERROR:  relation \"core_job\" does not exist"), target: dsn) else {
             Issue.record("exit 3 is an error in the SQL"); return
         }
         #expect(why.contains("core_job"))
-        guard case .unreachable(let refused)? = QueueDatabase.classify(outcome(2, "psql: error: connection to server failed: password=hunter2"), target: dsn) else {
-            Issue.record("exit 2 is a failed connection"); return
+        // The database refused or timed out, in psql's own words: unreachable, with the evidence.
+        for words in ["psql: error: connection to server at \"db\" (172.18.0.2), port 5432 failed: Connection refused",
+                      "psql: error: connection to server on socket \"/var/run/postgresql/.s.PGSQL.5432\" failed: No such file or directory",
+                      "psql: error: connection to server at \"db\" failed: timeout expired",
+                      "psql: error: FATAL:  the database system is starting up",
+                      "psql: error: connection to server failed: password=hunter2"] {
+            guard case .unreachable(let refused)? = QueueDatabase.classify(outcome(2, words), target: exec) else {
+                Issue.record("\(words) is the database refusing"); continue
+            }
+            #expect(!refused.contains("hunter2"), "stderr is redacted: \(refused)")
         }
-        #expect(!refused.contains("hunter2"), "stderr is redacted: \(refused)")
-        // An exec that ends without a word (docker-compose v1 exec into a stopped container: exit 1).
-        guard case .unreachable(let silent)? = QueueDatabase.classify(outcome(1), target: .dockerExec(compose)) else {
-            Issue.record("a silent exit is unreachable"); return
+        // psql missing or not executable in the db container: could not look, never unreachable.
+        for status: Int32 in [126, 127] {
+            let error = QueueDatabase.classify(outcome(status, "OCI runtime exec failed: exec: \"psql\": executable file not found in $PATH"), target: exec)
+            guard case .couldNotLook(let what, let fix)? = error else { Issue.record("exit \(status): \(String(describing: error))"); continue }
+            #expect(what.contains("psql cannot run in the db container"))
+            #expect(fix?.contains("mode = \"dsn\"") == true)
+        }
+        // Credentials or names that do not fit: the configuration, not the database's health.
+        guard case .couldNotLook(_, let fix)? = QueueDatabase.classify(
+            outcome(2, "psql: error: FATAL:  password authentication failed for user \"qfc\""), target: exec) else {
+            Issue.record("a refused login is a configuration problem"); return
+        }
+        #expect(fix?.contains("POSTGRES_USER") == true)
+        guard case .couldNotLook? = QueueDatabase.classify(outcome(2, "psql: error: FATAL:  role \"postgres\" does not exist"), target: exec) else {
+            Issue.record("an unknown role is a configuration problem"); return
+        }
+        // An exit without a word, and the probe's own deadline: no evidence either way.
+        guard case .couldNotLook(let silent, _)? = QueueDatabase.classify(outcome(1), target: exec) else {
+            Issue.record("a silent exit is not evidence"); return
         }
         #expect(silent.contains("exited 1 without a message"))
-        guard case .unreachable? = QueueDatabase.classify(outcome(-1, "timed out after 30s", timedOut: true), target: dsn) else {
-            Issue.record("a timeout is unreachable"); return
+        guard case .couldNotLook(let late, _)? = QueueDatabase.classify(outcome(-1, "", timedOut: true), target: dsn) else {
+            Issue.record("the probe's own timeout is not evidence"); return
         }
+        #expect(late.contains("did not finish"))
+    }
+
+    @Test func aQueueProbeThatCannotLookRaisesNoFindingAndSaysWhatWouldFixIt() async throws {
+        let directory = NSTemporaryDirectory() + "fm-install-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "POSTGRES_USER=qfc_admin\nPOSTGRES_DB=qfc_db\n".write(toFile: directory + "/.env", atomically: true, encoding: .utf8)
+        let engine = FakeDockerEngine()
+        engine.add("db")
+        engine.execResult = ProcessOutcome(status: 127, stdout: "", stderr: "exec: \"psql\": executable file not found in $PATH", timedOut: false)
+        let compose = ComposeProject(project: "qfieldcloud", directory: directory, dockerSocket: "/nonexistent", runner: FakeRunner())
+        var database = QueueDatabase(target: .dockerExec(compose), runner: FakeRunner())
+        database.engine = engine
+        let probe = QueueProbe(database: database, stuckAfter: 1200, backlogThreshold: 50, oldestPendingThreshold: 3600)
+        let blind = await probe.collect()
+        #expect(blind.findings.isEmpty, "no db.unreachable for a missing psql: \(blind.findings.map(\.code))")
+        #expect(blind.error?.contains("psql cannot run in the db container") == true)
+        #expect(blind.fix?.contains("mode = \"dsn\"") == true)
+        let report = await ProbeSet(probes: [probe]).collect(agent: "vps-1")
+        #expect(report.notChecked.map(\.name) == ["queue"])
+        #expect(report.notChecked.first?.fix != nil)
+        #expect(ReportFormatter.render(report, now: Date()).contains("could not look"))
+
+        engine.execResult = ProcessOutcome(status: 2, stdout: "", stderr: "psql: error: connection to server on socket \"/var/run/postgresql/.s.PGSQL.5432\" failed: Connection refused", timedOut: false)
+        let refused = await probe.collect()
+        #expect(refused.findings.map(\.code) == ["db.unreachable"])
+        #expect(refused.findings.first?.evidence["psql_error"]?.contains("Connection refused") == true, "shown by psql's own connection error")
+
+        // An external database (no db service): could not look, with the setting to use.
+        let external = FakeDockerEngine()
+        external.add("app")
+        database.engine = external
+        let noDb = await QueueProbe(database: database, stuckAfter: 1200, backlogThreshold: 50, oldestPendingThreshold: 3600).collect()
+        #expect(noDb.findings.isEmpty)
+        #expect(noDb.error?.contains("no db service") == true)
+        #expect(noDb.fix?.contains("dsn") == true)
     }
 
     @Test func dockerExecRunsPsqlInTheRunningDbContainerWithTheEnvsCredentials() async throws {
@@ -425,10 +517,10 @@ func makeContext(_ engine: FakeDockerEngine, policy: ActionPolicy = ActionPolicy
 
         do {
             _ = try await database.query("SELECT 1")
-            Issue.record("no running db container must be unreachable")
+            Issue.record("a stopped db container means the probe could not look")
         } catch {
-            guard case .unreachable(let why) = error else { Issue.record("\(error)"); return }
-            #expect(why.contains("no running container"), "\(why)")
+            guard case .couldNotLook(let why, _) = error else { Issue.record("\(error)"); return }
+            #expect(why.contains("not running"), "\(why)")
         }
         #expect(engine.execs.isEmpty)
 

@@ -1,21 +1,24 @@
 import Foundation
 import Shared
 
-/// `restart_service(service)`: restart every container of a compose service.
+/// `restart_service(service[, container])`: restart one container of a compose service (the
+/// broken replica, named by `container`), or every container of it when none is named.
 struct RestartServiceAction: Action {
     static let name = "restart_service"
     static let risk = ActionRisk.safe
 
     func plan(_ parameters: ActionParameters, _ context: ActionContext) async throws(ActionError) -> Planned<[String]> {
-        try parameters.onlyKnown(["service"])
+        try parameters.onlyKnown(["service", "container"])
         let service = try parameters.require("service")
         let finder = ServiceContainers(engine: context.engine, project: context.compose.project)
-        let states = try finder.states(of: service)
+        let all = try finder.states(of: service)
+        let states = try ServiceContainers.select(all, container: parameters.values["container"], service: service)
         return Planned(
             outcome: ActionOutcome(
                 action: Self.name, subject: service, dryRun: true,
-                plan: states.map { "restart container \($0.name) (\($0.id.prefix(12)), now \($0.status)), then wait until it has been up for \(DurationText.format(context.policy.settle))" },
-                before: ServiceContainers.snapshot(states)),
+                plan: states.map { "restart container \($0.name) (\($0.id.prefix(12)), now \($0.status)), then wait until it has been up for \(DurationText.format(context.policy.settle))" }
+                    + ServiceContainers.untouched(all, states),
+                before: ServiceContainers.snapshot(all)),
             payload: states.map(\.id))
     }
 
@@ -23,26 +26,30 @@ struct RestartServiceAction: Action {
         for id in planned.payload {
             do { try context.engine.restart(id, stopTimeout: 30) } catch { throw .failed("restarting \(id.prefix(12)) failed: \(error)") }
         }
-        return try await settle(planned, context)
+        return try await settle(planned, context, touched: planned.payload)
     }
 }
 
-/// `start_service(service)`: start the containers of a service that are not running.
+/// `start_service(service[, container])`: start the containers of a service that are not
+/// running (only `container`, when named). Running replicas are never touched: the least
+/// disruptive fix for an exited replica.
 struct StartServiceAction: Action {
     static let name = "start_service"
     static let risk = ActionRisk.safe
 
     func plan(_ parameters: ActionParameters, _ context: ActionContext) async throws(ActionError) -> Planned<[String]> {
-        try parameters.onlyKnown(["service"])
+        try parameters.onlyKnown(["service", "container"])
         let service = try parameters.require("service")
-        let states = try ServiceContainers(engine: context.engine, project: context.compose.project).states(of: service)
+        let all = try ServiceContainers(engine: context.engine, project: context.compose.project).states(of: service)
+        let states = try ServiceContainers.select(all, container: parameters.values["container"], service: service)
         let stopped = states.filter { $0.status != "running" && $0.status != "restarting" }
         return Planned(
             outcome: ActionOutcome(
                 action: Self.name, subject: service, dryRun: true,
-                plan: stopped.isEmpty ? ["nothing to start: every container of \(service) is running"]
-                    : stopped.map { "start container \($0.name) (\($0.id.prefix(12)), now \($0.status), exit \($0.exitCode))" },
-                before: ServiceContainers.snapshot(states)),
+                plan: (stopped.isEmpty ? ["nothing to start: \(states.map(\.name).joined(separator: ", ")) \(states.count == 1 ? "is" : "are") running"]
+                    : stopped.map { "start container \($0.name) (\($0.id.prefix(12)), now \($0.status), exit \($0.exitCode))" })
+                    + ServiceContainers.untouched(all, stopped),
+                before: ServiceContainers.snapshot(all)),
             payload: stopped.map(\.id))
     }
 
@@ -50,7 +57,7 @@ struct StartServiceAction: Action {
         for id in planned.payload {
             do { try context.engine.start(id) } catch { throw .failed("starting \(id.prefix(12)) failed: \(error)") }
         }
-        return try await settle(planned, context)
+        return try await settle(planned, context, touched: planned.payload)
     }
 }
 
@@ -90,10 +97,12 @@ struct RecreateServiceAction: Action {
 }
 
 extension Action {
-    /// After a service action: wait for the service to settle and record the "after" side.
-    func settle<P>(_ planned: Planned<P>, _ context: ActionContext) async throws(ActionError) -> ActionOutcome {
+    /// After a service action: wait for the containers it touched to settle (all of the
+    /// service's when `touched` is nil) and record the "after" side for every container.
+    func settle<P>(_ planned: Planned<P>, _ context: ActionContext, touched: [String]? = nil) async throws(ActionError) -> ActionOutcome {
         let finder = ServiceContainers(engine: context.engine, project: context.compose.project)
-        let (states, settled) = try await finder.waitToSettle(planned.outcome.subject, settle: context.policy.settle, deadline: context.policy.settle + 90)
+        let (states, settled) = try await finder.waitToSettle(
+            planned.outcome.subject, only: touched.map(Set.init), settle: context.policy.settle, deadline: context.policy.settle + 90)
         var outcome = planned.outcome
         outcome.after = ServiceContainers.snapshot(states)
         outcome.verified = settled

@@ -28,6 +28,23 @@ struct ServiceContainers {
         return out
     }
 
+    /// The containers an action may touch: the one named (it must belong to the service), or all.
+    static func select(_ states: [DockerContainerState], container: String?, service: String) throws(ActionError) -> [DockerContainerState] {
+        guard let container, !container.isEmpty else { return states }
+        let wanted = container.hasPrefix("/") ? String(container.dropFirst()) : container
+        let match = states.filter { $0.name == wanted || $0.id == wanted || ($0.id.hasPrefix(wanted) && wanted.count >= 12) }
+        guard !match.isEmpty else {
+            throw .invalidParameter("no container \"\(container)\" in service \(service); its containers: \(states.map(\.name).joined(separator: ", "))")
+        }
+        return match
+    }
+
+    /// Plan lines naming the containers of the service that the action leaves alone.
+    static func untouched(_ all: [DockerContainerState], _ touched: [DockerContainerState]) -> [String] {
+        let ids = Set(touched.map(\.id))
+        return all.filter { !ids.contains($0.id) }.map { "leave \($0.name) alone (\($0.status))" }
+    }
+
     static func snapshot(_ states: [DockerContainerState]) -> [String: String] {
         var facts: [String: String] = [:]
         for state in states {
@@ -45,19 +62,21 @@ struct ServiceContainers {
 
     /// Polls until every container of `service` has been up, without a new start, for
     /// `settle` seconds, or `deadline` passes. Returns the last states and whether it settled.
-    func waitToSettle(_ service: String, settle: TimeInterval, deadline: TimeInterval) async throws(ActionError) -> ([DockerContainerState], Bool) {
+    /// `only`: the container ids to wait for (the others are snapshotted, not waited on).
+    func waitToSettle(_ service: String, only: Set<String>? = nil, settle: TimeInterval, deadline: TimeInterval) async throws(ActionError) -> ([DockerContainerState], Bool) {
         let end = Date().addingTimeInterval(deadline)
         var upSince: Date?
         var lastStarts: [String: Date?] = [:]
         var states: [DockerContainerState] = []
         while true {
             states = try self.states(of: service)
-            let starts = Dictionary(states.map { ($0.id, $0.startedAt) }, uniquingKeysWith: { a, _ in a })
-            if states.allSatisfy(Self.isUp) && starts == lastStarts {
+            let watched = only.map { ids in states.filter { ids.contains($0.id) } } ?? states
+            let starts = Dictionary(watched.map { ($0.id, $0.startedAt) }, uniquingKeysWith: { a, _ in a })
+            if watched.allSatisfy(Self.isUp) && starts == lastStarts {
                 if let since = upSince, Date().timeIntervalSince(since) >= settle { return (states, true) }
                 if upSince == nil { upSince = Date() }
             } else {
-                upSince = states.allSatisfy(Self.isUp) ? Date() : nil
+                upSince = watched.allSatisfy(Self.isUp) ? Date() : nil
             }
             lastStarts = starts
             if Date() >= end { return (states, false) }

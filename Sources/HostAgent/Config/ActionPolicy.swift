@@ -11,7 +11,7 @@ struct ActionPolicy: Sendable {
     }
 
     var enabled: Bool = true
-    var settle: TimeInterval = 10
+    var settle: TimeInterval = 5
     /// Minimum spacing after the first run of an action × subject in an hour; doubles each run.
     var backoff: TimeInterval = 30
     var maxStuckJobs: Int = 50
@@ -22,7 +22,7 @@ struct ActionPolicy: Sendable {
     static func load(_ reader: ConfigReader) throws(ConfigError) -> ActionPolicy {
         var policy = ActionPolicy()
         policy.enabled = try reader.bool("actions.enabled", default: true)
-        policy.settle = try reader.duration("actions.settle", default: 10, minimum: 0)
+        policy.settle = try reader.duration("actions.settle", default: 5, minimum: 0)
         policy.backoff = try reader.duration("actions.backoff", default: 30, minimum: 0)
         policy.maxStuckJobs = try reader.int("actions.max_stuck_jobs", default: 50, range: 1...10_000)
         for name in reader.subtableNames("actions") {

@@ -269,7 +269,7 @@ enum AgentConfigTemplate {
         # This host's own kill switch: false refuses every action the coordinator asks for.
         enabled = true
         # How long a restarted service must stay up to count as fixed.
-        settle = "10s"
+        settle = "5s"
         # Budgets per action and subject; the local policy can only narrow what the
         # coordinator may ask. Per action: [actions.restart_service] enabled, budget_per_hour,
         # budget_per_day (defaults 3 and 7).

@@ -21,13 +21,18 @@ protocol Probe: Sendable {
 struct ProbeResult: Sendable {
     var section: ReportSection?
     var findings: [Finding]
-    /// Set when the probe could not look (the report still goes out, saying so).
+    /// Set when the probe could not look (the report still goes out, saying so). A probe
+    /// that could not look raises no finding about its subject: its own failure is not a
+    /// fault of what it looks at.
     var error: String?
+    /// What would let it look (shown with the error).
+    var fix: String?
 
-    init(section: ReportSection? = nil, findings: [Finding] = [], error: String? = nil) {
+    init(section: ReportSection? = nil, findings: [Finding] = [], error: String? = nil, fix: String? = nil) {
         self.section = section
         self.findings = findings
         self.error = error
+        self.fix = fix
     }
 }
 
@@ -87,7 +92,7 @@ struct ProbeSet: Sendable {
             let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
             result.section?.apply(to: &report)
             report.findings += result.findings
-            report.probes.append(ProbeSummary(name: probe.name, durationMs: ms, error: result.error))
+            report.probes.append(ProbeSummary(name: probe.name, durationMs: ms, error: result.error, fix: result.fix))
         }
         return report
     }

@@ -34,10 +34,20 @@ struct QueueProbe: Probe {
             let stats = try await stats()
             return ProbeResult(section: .queue(stats), findings: findings(stats))
         } catch {
-            let code = if case .unreachable = error { "db.unreachable" } else { "queue.query_failed" }
-            return ProbeResult(
-                findings: [Finding(code: code, severity: .critical, subject: "db", message: error.description, evidence: ["error": error.description])],
-                error: error.description)
+            switch error {
+            case .couldNotLook:
+                // Not a finding about the database: the report says the queue was not checked.
+                return ProbeResult(error: error.description, fix: error.fix)
+            case .unreachable(let psqlError):
+                return ProbeResult(
+                    findings: [Finding(code: "db.unreachable", severity: .critical, subject: "db", message: error.description,
+                                       evidence: ["error": error.description, "psql_error": psqlError])],
+                    error: error.description)
+            case .failed:
+                return ProbeResult(
+                    findings: [Finding(code: "queue.query_failed", severity: .critical, subject: "db", message: error.description, evidence: ["error": error.description])],
+                    error: error.description)
+            }
         }
     }
 

@@ -105,17 +105,32 @@ public struct DiskUsage: Codable, Sendable, Equatable {
     }
 }
 
-/// How one probe went in one cycle.
+/// How one probe went in one cycle. `error` set means the probe could not look: what it
+/// looks at was *not checked* (no finding about it either way), and `fix` names the setting
+/// or step that would let it look.
 public struct ProbeSummary: Codable, Sendable, Equatable {
     public var name: String
     public var durationMs: Double
     public var error: String?
+    /// What would let the probe look (a setting in agent.toml, a tool to install); nil when unknown.
+    public var fix: String?
 
-    public init(name: String, durationMs: Double, error: String? = nil) {
+    public init(name: String, durationMs: Double, error: String? = nil, fix: String? = nil) {
         self.name = name
         self.durationMs = durationMs
         self.error = error
+        self.fix = fix
     }
+
+    /// "queue: psql cannot run in the db container (exit 127) — fix: …"
+    public var notCheckedText: String {
+        "\(name): \(error ?? "?")" + (fix.map { " — to fix: \($0)" } ?? "")
+    }
+}
+
+extension HealthReport {
+    /// The probes that could not look in this report: what it says nothing about.
+    public var notChecked: [ProbeSummary] { probes.filter { $0.error != nil } }
 }
 
 /// Something worth acting on, with a stable code (`disk.high`, `service.down`, …) and the
