@@ -32,7 +32,7 @@ import Testing
         #expect(f.github.issues[issue.number]?.state == "open")
         #expect(f.github.issues[issue.number]?.labels.contains("fieldmedic:escalated") == true)
         let report = try #require(f.github.reportBody(issue.number))
-        #expect(report.contains("no fault found"))
+        #expect(report.contains("no finding on the host explains it"))
         #expect(report.contains("@oncall"))
     }
 
@@ -44,11 +44,11 @@ import Testing
         try await f.settle()
         let t = try await f.ticket(issue: issue.number)
         #expect(t.state == .resolved)
-        #expect(f.host.executed == ["diagnose", "restart_service(worker_wrapper)", "diagnose"])
+        #expect(f.host.executed == ["diagnose", "start_service(worker_wrapper)", "diagnose"])
         #expect(f.github.issues[issue.number]?.state == "closed")
         #expect(f.github.issues[issue.number]?.labels.contains("fieldmedic:resolved") == true)
         let report = try #require(f.github.reportBody(issue.number))
-        #expect(report.contains("restart_service(service=worker_wrapper)"))
+        #expect(report.contains("start_service(service=worker_wrapper)"))
         #expect(report.contains("Before / after"))
         #expect(report.contains("Timeline"))
         #expect(t.resolvedAt != nil)
@@ -62,7 +62,7 @@ import Testing
     @Test func aGuardedSecondStepWaitsForAnApproverBoundToThePlan() async throws {
         let f = try await TicketFixture()
         f.host.findings = [TicketFixture.down("app")]
-        f.host.effects["restart_service"] = { _, _ in }  // restarting does not help
+        f.host.effects["start_service"] = { _, _ in }  // restarting does not help
         let issue = f.github.open(title: "app down")
         try await f.intake.poll()
         try await f.settle()
@@ -96,7 +96,7 @@ import Testing
         t = try await f.ticket(issue: issue.number)
         #expect(t.state == .resolved)
         #expect(t.approval?.approvedBy == "alice")
-        #expect(f.host.executed == ["diagnose", "restart_service(app)", "diagnose", "recreate_service(app)", "diagnose"])
+        #expect(f.host.executed == ["diagnose", "start_service(app)", "diagnose", "recreate_service(app)", "diagnose"])
         #expect(f.github.issues[issue.number]?.labels.contains("fieldmedic:awaiting-approval") == false)
         #expect(try await f.fleet.store.auditRows(since: nil).contains { $0.action == "ticket.approved" && $0.actor == "github:alice" })
     }
@@ -180,9 +180,9 @@ import Testing
         let fresh = f.engine
         _ = try await fresh.advance(try await f.ticket(issue: issue.number))
         try await f.settle()
-        let fixes = try await f.commands().filter { $0.kind == "restart_service" }
+        let fixes = try await f.commands().filter { $0.kind == "start_service" }
         #expect(fixes.count == 1)
-        #expect(f.host.executed.filter { $0.hasPrefix("restart_service") }.count == 1)
+        #expect(f.host.executed.filter { $0.hasPrefix("start_service") }.count == 1)
         #expect(try await f.ticket(issue: issue.number).state == .resolved)
     }
 
@@ -220,7 +220,7 @@ import Testing
             }
             f.fleet.clock.advance(60)
         }
-        #expect(f.host.executed.filter { $0.hasPrefix("restart_service") }.count == 2)
+        #expect(f.host.executed.filter { $0.hasPrefix("start_service") }.count == 2)
     }
 
     @Test func failedFixesOpenTheFleetCircuitBreaker() async throws {
@@ -361,7 +361,7 @@ import Testing
         let dry = f.github.comment(on: issue.number, "/fieldmedic dry-run", by: "alice", at: f.fleet.clock.now())
         _ = try await f.intake.handle(.comment(action: "created", issue: f.github.issues[issue.number]!, comment: dry, sender: "alice"))
         try await f.settle()
-        #expect(f.host.executed.contains("dry:restart_service"))
+        #expect(f.host.executed.contains("dry:start_service"))
         f.host.failFixes = false
         let retry = f.github.comment(on: issue.number, "/fieldmedic retry", by: "alice", at: f.fleet.clock.now())
         _ = try await f.intake.handle(.comment(action: "created", issue: f.github.issues[issue.number]!, comment: retry, sender: "alice"))
@@ -386,7 +386,7 @@ import Testing
         #expect(second.state == .planned)
         #expect(second.waitNote?.contains("is fixing service.down") == true)
         try await f.settle()
-        #expect(f.host.executed.filter { $0.hasPrefix("restart_service") }.count == 1, "one fix for one fault")
+        #expect(f.host.executed.filter { $0.hasPrefix("start_service") }.count == 1, "one fix for one fault")
         #expect(try await f.ticket(issue: a.number).state == .resolved)
         let second2 = try await f.ticket(issue: b.number)
         #expect(second2.state == .resolved, "re-checked after the lock: the other ticket fixed it")
@@ -447,15 +447,15 @@ import Testing
         let f = try await TicketFixture()
         let backlog = Finding(code: "queue.backlog", severity: .warning, subject: "core_job", message: "60 pending")
         f.host.findings = [TicketFixture.down("worker_wrapper"), backlog]
-        f.host.effects["restart_service"] = { findings, _ in findings.removeAll { $0.code == "service.down" } }
+        f.host.effects["start_service"] = { findings, _ in findings.removeAll { $0.code == "service.down" } }
         let issue = f.github.open(title: "jobs not processing")
         try await f.intake.poll()
         try await f.settle()
         let t = try await f.ticket(issue: issue.number)
-        #expect(f.host.executed == ["diagnose", "restart_service(worker_wrapper)", "diagnose"], "no recreate for a service that is up")
+        #expect(f.host.executed == ["diagnose", "start_service(worker_wrapper)", "diagnose"], "no recreate for a service that is up")
         #expect(t.state == .escalated)
         #expect(t.reason?.contains("queue.backlog on core_job remains") == true, "\(t.reason ?? "")")
-        #expect(t.reason?.contains("Fixed what could be fixed (restart_service(service=worker_wrapper))") == true)
+        #expect(t.reason?.contains("Fixed what could be fixed (start_service(service=worker_wrapper))") == true)
     }
 }
 
@@ -487,7 +487,7 @@ import Testing
     @Test func theBuiltInPlaybookFollowsTheDesign() {
         let book = Playbook.builtIn
         let down = book.plan(for: [TicketFixture.down("worker_wrapper")]).plan
-        #expect(down.steps.map(\.summary) == ["restart_service(service=worker_wrapper)", "recreate_service(service=worker_wrapper)"])
+        #expect(down.steps.map(\.summary) == ["start_service(service=worker_wrapper)", "recreate_service(service=worker_wrapper)"])
         #expect(down.steps.map(\.policy) == [.auto, .approve])
         let stuck = book.plan(for: [Finding(code: "queue.stuck", severity: .warning, subject: "core_job", message: "3 stuck")]).plan
         #expect(stuck.steps.map(\.action) == ["fail_stuck_jobs", "restart_service"])

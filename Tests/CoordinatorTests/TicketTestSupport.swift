@@ -136,6 +136,8 @@ final class MemoryGitHub: GitHubAPI, @unchecked Sendable {
 final class FakeHost: @unchecked Sendable {
     private let lock = NSLock()
     var findings: [Finding] = []
+    /// The probes of each diagnosis (those with an error could not look).
+    var probes: [ProbeSummary] = [ProbeSummary(name: "docker", durationMs: 1), ProbeSummary(name: "queue", durationMs: 1)]
     /// What each fix does to the findings (default: clears those of its subject).
     var effects: [String: (inout [Finding], [String: String]) -> Void] = [:]
     var verified = true
@@ -155,7 +157,7 @@ final class FakeHost: @unchecked Sendable {
                 sequence += 1
                 executed.append(record.dryRun ? "dry:\(record.kind)" : record.kind + (record.params["service"].map { "(\($0))" } ?? ""))
                 if record.kind == "diagnose" {
-                    let report = HealthReport(id: "r\(sequence)", sequence: sequence, agent: agent, createdAt: f.clock.now(), findings: findings)
+                    let report = HealthReport(id: "r\(sequence)", sequence: sequence, agent: agent, createdAt: f.clock.now(), probes: probes, findings: findings)
                     return CommandResult(commandId: record.id, status: .succeeded, message: "diagnosed", startedAt: f.clock.now(), finishedAt: f.clock.now(), diagnosis: report)
                 }
                 if failFixes {
@@ -205,7 +207,7 @@ final class TicketFixture {
                             permission: { login in try github.permission(of: login) })
     }
     var publisher: TicketPublisher {
-        TicketPublisher(sink: GitHubSink(api: github, logger: logger), store: fleet.store, mode: config.mode, mentions: config.github?.mentions ?? [],
+        TicketPublisher(sink: GitHubSink(api: github, logger: logger), engine: engine, mode: config.mode, mentions: config.github?.mentions ?? [],
                         clock: fleet.clock, logger: logger)
     }
     var intake: IssueIntake { IssueIntake(api: github, config: config.github!, engine: engine, store: fleet.store, clock: fleet.clock, logger: logger) }

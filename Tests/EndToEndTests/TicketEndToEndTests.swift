@@ -135,7 +135,7 @@ extension SharedTestbed {
             #expect(issue.stateReason == "completed")
             #expect(issue.labels.contains("fieldmedic:resolved"))
             let body = report(github, number)
-            #expect(body.contains("restart_service(service=worker_wrapper)"), "\(body)")
+            #expect(body.contains("start_service(container=") && body.contains("service=worker_wrapper)"), "\(body)")
             #expect(body.contains("Resolved"))
             #expect(github.comments(number).filter { $0.body.contains("<!-- fieldmedic:report") }.count == 1)
             #expect(try env.inspect(try env.containerIDs("worker_wrapper")[0], "{{.State.Status}}") == "running")
@@ -161,7 +161,7 @@ extension SharedTestbed {
                 github.issue(status)?.state == "closed" && github.issue(problem)?.labels.contains("fieldmedic:escalated") == true
             }
             #expect(github.issue(problem)?.state == "open")
-            #expect(report(github, problem).contains("no fault found"))
+            #expect(report(github, problem).contains("no finding on the host explains it"))
             #expect(report(github, problem).contains("@oncall"))
             #expect(github.issue(status)?.labels.contains("fieldmedic:healthy") == true)
             try s.h.stopAgent("vps-1")
@@ -205,7 +205,7 @@ extension SharedTestbed {
             try s.h.stopAgent("vps-1")
             try s.h.stopCoordinator()
             let database = try SQLiteCoordinatorTestReader(path: s.h.dataDir + "/coordinator.sqlite3")
-            #expect(try database.count("SELECT COUNT(*) FROM commands WHERE kind = 'restart_service'") == 1)
+            #expect(try database.count("SELECT COUNT(*) FROM commands WHERE kind = 'start_service'") == 1)
             #expect(github.comments(number).filter { $0.body.contains("<!-- fieldmedic:report") }.count == 1)
         }
     }
@@ -381,7 +381,7 @@ extension SharedTestbed {
                 var phases: [String: Double] = ["total": total]
                 phases["received"] = at("Received")
                 phases["diagnosed"] = at("Diagnosis:")
-                phases["fixed"] = at("restart_service(service=worker_wrapper) done")
+                phases["fixed"] = at("start_service(container=")
                 phases["verified"] = at("Verified") ?? at("Healthy")
                 return phases
             }

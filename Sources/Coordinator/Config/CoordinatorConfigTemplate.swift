@@ -55,6 +55,8 @@ enum CoordinatorConfigTemplate {
         # breaker_window = "1h"
         # approval_timeout = "24h"
         # command_timeout = "5m"     # how long to wait for an agent's answer
+        # stateful_services = ["postgis"]   # added to db, minio, rustfs, storage, geodb: services
+        #                                   # that hold data are never touched without an approver
 
         # [predict]: act on the minute reports before users notice. A disk-full prediction needs the
         # trend over disk_window to say full within disk_horizon AND free space under

@@ -117,6 +117,9 @@ struct TicketConfig: Sendable, Equatable {
             overrides[code] = override
         }
         config.playbook = Playbook.builtIn.overriding(overrides)
+        // Added to the built-in list, never instead of it: db and object storage always need an approver.
+        let stateful = try reader.stringArray("guardrails.stateful_services", default: [])
+        config.playbook.statefulServices = Playbook.defaultStatefulServices.union(stateful)
 
         config.guardrails.budgetPerHour = try reader.int("guardrails.budget_per_hour", default: 3, range: 0...1000)
         config.guardrails.budgetPerDay = try reader.int("guardrails.budget_per_day", default: 7, range: 0...10_000)

@@ -12,6 +12,24 @@ struct TrendLine: Codable, Sendable, Equatable {
     var window: TimeInterval
     var etaFull: TimeInterval?
     var etaThreshold: TimeInterval?
+    /// Time between the first and last point of the fit (nil from older coordinators).
+    var span: TimeInterval?
+
+    /// Less than this, and no time-to-full is extrapolated: nine points from one busy
+    /// build said "full in 2h 22m" for a 252 GB disk at 18 %.
+    static let minimumPoints = 30
+    static let minimumSpan: TimeInterval = 3600
+    static let minimumR2 = 0.5
+
+    /// Why the fit is too weak to extrapolate from; nil when it is strong enough.
+    var tooLittleData: String? {
+        let covered = span ?? 0
+        if points < Self.minimumPoints || covered < Self.minimumSpan {
+            return "too little data (\(points) points over \(DurationText.human(covered)); needs \(Self.minimumPoints) over \(DurationText.human(Self.minimumSpan)))"
+        }
+        if r2 < Self.minimumR2 { return String(format: "no steady trend (r² %.2f)", r2) }
+        return nil
+    }
 }
 
 struct Sparkline: Codable, Sendable, Equatable {
@@ -35,10 +53,17 @@ struct HostTrends: Codable, Sendable, Equatable {
         func line(_ metric: String, _ window: TimeInterval, full: Double?, threshold: Double?) {
             for (subject, points) in (series[metric] ?? [:]).sorted(by: { $0.key < $1.key }) {
                 let recent = points.filter { $0.t >= t - window }
-                guard let fit = LinearFit.fit(recent), let last = recent.last else { continue }
-                trends.append(TrendLine(
+                guard let fit = LinearFit.fit(recent), let last = recent.last, let first = recent.first else { continue }
+                var trend = TrendLine(
                     metric: metric, subject: subject, last: last.v, slopePerHour: fit.slopePerSecond * 3600, r2: fit.r2, points: fit.count,
-                    window: window, etaFull: full.flatMap { fit.secondsUntil($0, from: t) }, etaThreshold: threshold.flatMap { fit.secondsUntil($0, from: t) }))
+                    window: window, etaFull: full.flatMap { fit.secondsUntil($0, from: t) }, etaThreshold: threshold.flatMap { fit.secondsUntil($0, from: t) },
+                    span: last.t - first.t)
+                if trend.tooLittleData != nil {
+                    // Said so, not extrapolated.
+                    trend.etaFull = nil
+                    trend.etaThreshold = nil
+                }
+                trends.append(trend)
             }
         }
         line("disk.used_pct", config.diskWindow, full: 100, threshold: config.diskThreshold)
@@ -68,10 +93,11 @@ struct HostTrends: Codable, Sendable, Equatable {
         var out: [String] = []
         if !trends.isEmpty {
             out.append(TextTable.render(
-                ["TREND", "SUBJECT", "NOW", "SLOPE/H", "R²", "POINTS", "FULL IN", "THRESHOLD IN"],
+                ["TREND", "SUBJECT", "NOW", "SLOPE/H", "R²", "POINTS", "FULL IN", "THRESHOLD IN", "CONFIDENCE"],
                 trends.map { tr in
                     [tr.metric, tr.subject, String(format: "%.1f", tr.last), String(format: "%+.3f", tr.slopePerHour), String(format: "%.2f", tr.r2),
-                     String(tr.points), tr.etaFull.map { DurationText.human($0) } ?? "—", tr.etaThreshold.map { DurationText.human($0) } ?? "—"]
+                     String(tr.points), tr.etaFull.map { DurationText.human($0) } ?? "—", tr.etaThreshold.map { DurationText.human($0) } ?? "—",
+                     tr.tooLittleData ?? "ok"]
                 }))
         }
         if !sparklines.isEmpty {

@@ -73,19 +73,9 @@ struct Watcher: Service {
             if !isSilenced(finding, agent: name, silences: silences, now: now) { try await openOffline(finding, key: offlineKey, agent: name, now: now) }
             return
         }
-        if var open = try await store.latestTicket(findingKey: offlineKey), open.state == .escalated, open.closedAt == nil {
+        if let open = try await store.latestTicket(findingKey: offlineKey), open.state == .escalated, open.closedAt == nil {
             // Reports resumed: close with the gap noted (the spool replay fills it in the samples).
-            let since = open.seeds?.first?.evidence["last_report"].flatMap(WireDate.parse) ?? open.createdAt
-            let gap = (agent.lastReportAt ?? now).timeIntervalSince(since)
-            open.state = .resolved
-            open.verdict = "Reports resumed: \(name) was silent for about \(DurationText.human(max(gap, 0))); the agent's spool replays what it saw in the gap."
-            open.close(at: now)
-            open.note("Reports resumed after \(DurationText.human(max(gap, 0))).", at: now)
-            open.github.dirty = true
-            open.updatedAt = now
-            try await store.saveTicket(open, audit: AuditEntry(at: now, actor: TicketEngine.actor, action: "ticket.resolved", subject: open.subjectName,
-                                                               details: ["finding": "agent.offline", "gap_s": String(Int(gap))]))
-            await engine.wake()
+            try await engine.reportsResumed(open, agent: name, lastReportAt: agent.lastReportAt)
         }
 
         // Predictions from the trends, through the hold.
@@ -125,32 +115,25 @@ struct Watcher: Service {
         return true
     }
 
-    /// One ticket per host × finding: a recurrence while its ticket is open (running, or
-    /// escalated and still open on GitHub) adds to it; within `reopen_within` after it closed,
-    /// it reopens it; otherwise a new one. `observedSince` is when the evidence starts (the hold's
-    /// start, the oldest of the consecutive reports): evidence from before the last close does
-    /// not count, so a verified fix is not undone by the reports that preceded it.
+    /// One ticket per fault: a finding that an open ticket already owns (an issue's, an
+    /// operator's, an alert's or the watcher's own, running or escalated and not closed) is
+    /// added to that ticket; within `reopen_within` after its ticket closed, it reopens it;
+    /// otherwise a new one. `observedSince` is when the evidence starts (the hold's start, the
+    /// oldest of the consecutive reports): evidence from before the last close does not count,
+    /// so a verified fix is not undone by the reports that preceded it.
     /// Returns false when the evidence predates the last close.
     @discardableResult
     func openProactive(_ finding: Finding, source: TicketSource, agent: String, observedSince: Date, now: Date) async throws -> Bool {
         let key = "\(agent)|\(finding.code)|\(finding.subject)"
-        if var last = try await store.latestTicket(findingKey: key) {
-            guard let closed = last.closedAt else {
-                if last.state == .escalated, now.timeIntervalSince(last.timeline.last?.at ?? last.updatedAt) >= 3600 {
-                    last.note("Seen again: \(finding.message)", at: now)
-                    last.github.dirty = true
-                    try await store.saveTicket(last, audit: nil)
-                }
-                return true
-            }
+        if let owner = try await engine.owner(of: finding, host: agent) {
+            if owner.state == .escalated { try await engine.seenAgain(owner, finding: finding, source: source == .prediction ? "predicted" : "reported") }
+            return true
+        }
+        if let last = try await store.latestTicket(findingKey: key) {
+            guard let closed = last.closedAt else { return true }
             if observedSince < closed { return false }
             if now.timeIntervalSince(closed) < config.reopenWithin {
-                last.reopens.append(now)
-                last.seeds = [finding]
-                try await store.saveTicket(last, audit: AuditEntry(at: now, actor: TicketEngine.actor, action: "ticket.reopened", subject: last.subjectName,
-                                                                   details: ["finding": finding.code, "subject": finding.subject]))
-                try await engine.restart(&last, reason: "\(finding.code) came back \(DurationText.human(now.timeIntervalSince(closed))) after it was closed",
-                                         actor: TicketEngine.actor)
+                try await engine.reopen(last, finding: finding, closedAt: closed)
                 return true
             }
         }

@@ -73,6 +73,13 @@ extension SQLiteCoordinatorStore: TicketStore {
         try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM tickets WHERE open = 1 ORDER BY id").map(Self.decode) }
     }
 
+    func unclosedTickets(host: String) async throws -> [Ticket] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM tickets WHERE host = ? AND state NOT IN ('resolved', 'healthy') ORDER BY id", arguments: [host])
+                .map(Self.decode)
+        }
+    }
+
     func openTicketIDs() async throws -> [Int64] {
         try await pool.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM tickets WHERE open = 1 ORDER BY id") }
     }

@@ -11,6 +11,8 @@ protocol TicketStore: Sendable {
     func ticket(issue: Int) async throws -> Ticket?
     func openTicket(findingKey: String) async throws -> Ticket?
     func openTickets() async throws -> [Ticket]
+    /// The host's tickets not closed: running, or escalated and still open for a person.
+    func unclosedTickets(host: String) async throws -> [Ticket]
     func openTicketIDs() async throws -> [Int64]
     func allTickets() async throws -> [Ticket]
 

@@ -45,7 +45,10 @@ struct IssueIntake: Sendable {
         for issue in issues {
             try await engine.mutex.run { try await ingest(issue, via: "github-poll") }
             if issue.number > 0, let ticket = try await store.ticket(issue: issue.number), issue.updatedAt > (ticket.github.commentsSeenAt ?? .distantPast) {
-                try await engine.mutex.run { try await pollComments(ticket: ticket, issue: issue) }
+                // Read from GitHub outside the ticket mutex; only handling them takes it.
+                let number = issue.number, seen = ticket.github.commentsSeenAt
+                let comments = try await Blocking.run { try api.comments(issue: number, since: seen) }
+                try await engine.mutex.run { try await handleComments(comments, ticketID: ticket.id, issue: issue) }
             }
             newest = max(newest ?? issue.updatedAt, issue.updatedAt)
         }
@@ -55,16 +58,11 @@ struct IssueIntake: Sendable {
         if let newTag { try await store.setControl(Self.etagKey, value: newTag, at: now, audit: nil) }
     }
 
-    private func pollComments(ticket start: Ticket, issue: GitHubIssue) async throws {
-        let api = self.api, number = issue.number, since = start.github.commentsSeenAt
-        let comments = try await Blocking.run { try api.comments(issue: number, since: since) }
+    private func handleComments(_ comments: [GitHubComment], ticketID: Int64, issue: GitHubIssue) async throws {
         for comment in comments {
             try await ingestComment(comment, on: issue, via: "github-poll", edited: comment.updatedAt.timeIntervalSince(comment.createdAt) > 1)
         }
-        if var ticket = try await store.ticket(issue: number) {
-            ticket.github.commentsSeenAt = max(comments.map(\.updatedAt).max() ?? issue.updatedAt, ticket.github.commentsSeenAt ?? .distantPast)
-            try await store.saveTicket(ticket, audit: nil)
-        }
+        try await engine.commentsSeen(ticketID: ticketID, upTo: comments.map(\.updatedAt).max() ?? issue.updatedAt)
     }
 
     // MARK: Webhook
@@ -96,29 +94,19 @@ struct IssueIntake: Sendable {
     func ingest(_ issue: GitHubIssue, via: String) async throws {
         guard !issue.isPullRequest else { return }
         let now = clock.now()
-        if var ticket = try await store.ticket(issue: issue.number) {
-            var changed = false
+        if let ticket = try await store.ticket(issue: issue.number) {
             let title = Redactor.redact(issue.title), body = Redactor.redact(issue.body ?? "")
-            if ticket.labels != issue.labels || ticket.body != body || ticket.title != title {
-                ticket.labels = issue.labels
-                ticket.body = body
-                ticket.title = title
-                if ticket.host == nil { ticket.dueAt = now }
-                changed = true
-            }
             if issue.state == "open" && ticket.github.closed {
                 // Reopened after we closed it: counts against the false-closure rate.
-                ticket.reopens.append(now)
-                ticket.github.closed = false
-                ticket.github.dirty = true
-                try await store.saveTicket(ticket, audit: AuditEntry(at: now, actor: via, action: "ticket.reopened", subject: ticket.subjectName,
-                                                                     details: ["issue": String(issue.number)]))
-                try await engine.restart(&ticket, reason: "the issue was reopened", actor: via)
+                var edited = ticket
+                edited.labels = issue.labels
+                edited.body = body
+                edited.title = title
+                try await engine.issueReopened(edited, via: via)
                 return
             }
-            if changed {
-                try await store.saveTicket(ticket, audit: nil)
-                await engine.wake()
+            if ticket.labels != issue.labels || ticket.body != body || ticket.title != title {
+                try await engine.issueEdited(ticket, title: title, body: body, labels: issue.labels)
             }
             return
         }
@@ -152,11 +140,6 @@ struct IssueIntake: Sendable {
         case .success(let command):
             reply = try await engine.handle(command, on: &ticket, author: comment.author)
         }
-        if let reply, var fresh = try await store.ticket(id: ticket.id) {
-            fresh.github.replies.append(reply)
-            fresh.github.dirty = true
-            try await store.saveTicket(fresh, audit: nil)
-            await engine.wake()
-        }
+        if let reply { try await engine.reply(ticketID: ticket.id, reply) }
     }
 }

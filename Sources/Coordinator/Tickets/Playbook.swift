@@ -36,18 +36,21 @@ struct Playbook: Sendable, Equatable {
         func t(_ action: String, _ service: String? = nil) -> Template {
             Template(action: action, service: service, defaultPolicy: defaultPolicies[action] ?? .approve)
         }
-        let serviceDown = Entry(
-            steps: [t("restart_service"), t("recreate_service")], policy: nil,
-            manual: ["Read the service's logs: `docker compose logs --tail 200 SERVICE`.",
-                     "Check the host's free memory and disk (`fieldmedic-coordinator hosts show HOST`)."])
+        let manualService = ["Read the service's logs: `docker compose logs --tail 200 SERVICE`.",
+                             "Check the host's free memory and disk (`fieldmedic-coordinator hosts show HOST`)."]
         return Playbook(entries: [
-            "service.down": serviceDown,
-            "service.failed": serviceDown,
-            "service.unhealthy": serviceDown,
+            // The least disruptive fix first, per container: start the exited replica (the
+            // running ones are left alone); recreating the service needs an approver.
+            "service.down": Entry(steps: [t("start_service"), t("recreate_service")], policy: nil, manual: manualService),
+            "service.unhealthy": Entry(steps: [t("restart_service"), t("recreate_service")], policy: nil, manual: manualService),
+            // A one-shot (createbuckets, mkcert…) that failed is not re-run blindly.
+            "service.failed": Entry(steps: [], policy: nil, manual: [
+                "A one-shot service exited with an error: read its logs (`docker compose logs SERVICE`), fix the cause, then run `docker compose up SERVICE`.",
+            ]),
             "service.restarting": Entry(steps: [], policy: nil, manual: [
                 "The service is crash-looping: restarting it again will not help. Read its logs: `docker compose logs --tail 200 SERVICE`.",
             ]),
-            "service.oom_killed": Entry(steps: [t("restart_service")], policy: nil, escalateAfterFix: true, manual: [
+            "service.oom_killed": Entry(steps: [t("start_service")], policy: nil, escalateAfterFix: true, manual: [
                 "The kernel killed the service for memory. Raise its memory limit or the host's memory, or find what grew.",
             ]),
             "db.unreachable": Entry(steps: [t("restart_service", "db")], policy: nil, manual: [
@@ -79,7 +82,9 @@ struct Playbook: Sendable, Equatable {
             "disk.full_predicted": Entry(steps: [t("prune_docker")], policy: nil, manual: [
                 "The disk fills steadily: find what grows (`du -xh --max-depth 2 MOUNT | sort -h | tail`) before it is full.",
             ]),
-            "queue.backlog_growing": Entry(steps: [t("restart_service", "worker_wrapper")], policy: nil, manual: [
+            // The workers run (nothing is down): restarting them would cut their jobs short,
+            // so a person approves it.
+            "queue.backlog_growing": Entry(steps: [t("restart_service", "worker_wrapper")], policy: .approve, manual: [
                 "Jobs pile up and none finish: read the worker's logs (`docker compose logs --tail 200 worker_wrapper`).",
             ]),
             "service.crashloop": Entry(steps: [], policy: nil, manual: [
@@ -93,6 +98,14 @@ struct Playbook: Sendable, Equatable {
     }()
 
     static let genericManual = ["No automatic fix is known for this finding; a person needs to look at it."]
+
+    /// Services that hold data: never restarted, started or recreated without an approver,
+    /// whatever the playbook or its overrides say (`[tickets] stateful_services`).
+    static let defaultStatefulServices: Set<String> = ["db", "minio", "rustfs", "storage", "geodb"]
+    var statefulServices: Set<String> = Playbook.defaultStatefulServices
+
+    /// Actions that act on one container when the finding names it.
+    static let perContainer: Set<String> = ["start_service", "restart_service"]
 
     /// The built-in playbook with `coordinator.toml`'s overrides applied.
     func overriding(_ overrides: [String: Override]) -> Playbook {
@@ -128,18 +141,32 @@ struct Playbook: Sendable, Equatable {
                 }
                 continue
             }
+            let state = finding.evidence["state"]
             for template in entry.steps {
                 var params: [String: String] = [:]
                 if Self.actions[template.action] == true { params["service"] = template.service ?? finding.subject }
-                let step = PlanStep(
-                    action: template.action, params: params, policy: entry.policy ?? template.defaultPolicy,
-                    finding: finding.code, subject: finding.subject)
+                if Self.perContainer.contains(template.action) {
+                    // No container to start or restart: only recreating can bring it back.
+                    if state == "missing" && template.service == nil { continue }
+                    // Already running again (an OOM kill the restart policy answered): nothing to start.
+                    if template.action == "start_service" && (state == "running" || state == "restarting") && template.service == nil { continue }
+                    if template.service == nil, let container = finding.evidence["container"], !container.isEmpty { params["container"] = container }
+                }
+                var policy = entry.policy ?? template.defaultPolicy
+                if policy == .auto, let service = params["service"], statefulServices.contains(service) { policy = .approve }
+                let step = PlanStep(action: template.action, params: params, policy: policy, finding: finding.code, subject: finding.subject)
                 if !steps.contains(where: { $0.action == step.action && $0.params == step.params }) { steps.append(step) }
+            }
+            if entry.policy != .never, !entry.steps.isEmpty, !steps.contains(where: { $0.finding == finding.code && $0.subject == finding.subject }) {
+                manual += entry.manual.map { "\(finding.code) on \(finding.subject): " + $0.replacingOccurrences(of: "SERVICE", with: finding.subject) }
             }
             if entry.escalateAfterFix {
                 manual += entry.manual.map { "\(finding.code) on \(finding.subject): " + $0 }
             }
         }
-        return (Plan(steps: steps, manual: manual), escalate)
+        // The least disruptive first: every per-container step before any service-wide one
+        // (two exited replicas are both started before anything recreates the service).
+        let ordered = steps.filter { $0.params["container"] != nil } + steps.filter { $0.params["container"] == nil }
+        return (Plan(steps: ordered, manual: manual), escalate)
     }
 }

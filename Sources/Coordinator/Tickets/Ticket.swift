@@ -51,6 +51,12 @@ struct Ticket: Codable, Sendable, Equatable {
     /// The ticket whose lock this one waited for: once it has the lock it diagnoses again,
     /// since the other may have fixed the same fault.
     var waitedFor: Int64?
+    /// The ticket that held the lock before this one's fresh diagnosis (credited when that
+    /// diagnosis finds the fault gone).
+    var lockReleasedBy: Int64?
+    /// Fresh diagnoses after a lock wait in this run: a ticket that comes back to the same
+    /// place twice without acting escalates instead of going round again.
+    var rediagnoses: Int?
 
     init(id: Int64 = 0, source: TicketSource, title: String, body: String, author: String, labels: [String] = [], now: Date) {
         self.id = id
@@ -99,9 +105,10 @@ enum TicketSource: String, Codable, Sendable {
 }
 
 /// What the person asked for: a health check closes after a healthy diagnosis; a problem
-/// report with no fault found stays open for a human.
+/// report with no fault found stays open for a human; a standing checklist ("weekly check")
+/// gets the report and stays open.
 enum TicketIntent: String, Codable, Sendable {
-    case status, problem
+    case status, problem, checklist
 }
 
 enum TicketState: String, Codable, Sendable, CaseIterable {

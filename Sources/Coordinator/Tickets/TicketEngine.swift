@@ -69,6 +69,9 @@ struct TicketEngine: Sendable {
         ticket.verdict = nil
         ticket.nextSteps = []
         ticket.waitNote = nil
+        ticket.waitedFor = nil
+        ticket.lockReleasedBy = nil
+        ticket.rediagnoses = nil
         ticket.closedAt = nil
         ticket.resolvedAt = nil
         ticket.dueAt = now
@@ -127,22 +130,35 @@ struct TicketEngine: Sendable {
                 let present = Set(findings.map { "\($0.code)|\($0.subject)" })
                 findings = seeds.filter { Self.coordinatorCodes.contains($0.code) || present.contains("\($0.code)|\($0.subject)") }
             }
-            t.note("Diagnosis: " + (findings.isEmpty ? "no findings." : findings.map { "\($0.code) on \($0.subject)" }.joined(separator: ", ") + "."), at: now)
+            let unchecked = diagnosis.notChecked
+            t.note("Diagnosis: " + (findings.isEmpty ? "no findings." : findings.map { "\($0.code) on \($0.subject)" }.joined(separator: ", ") + ".")
+                + (unchecked.isEmpty ? "" : " Not checked: " + unchecked.map(\.name).joined(separator: ", ") + "."), at: now)
             if findings.isEmpty {
+                let notCheckedText = unchecked.map(\.notCheckedText).joined(separator: "; ")
+                let checked = diagnosis.probes.filter { $0.error == nil }.map(\.name)
                 switch (t.source, t.intent) {
-                case (.github, .status), (.operator, .status):
-                    t.verdict = "Healthy: every probe on \(t.host ?? "the host") passed."
+                case (.github, .status), (.operator, .status), (.github, .checklist), (.operator, .checklist):
+                    guard unchecked.isEmpty else {
+                        // A probe that could not look is not a pass: never "healthy" on half a look.
+                        t.nextSteps = unchecked.map { "Let the \($0.name) probe look: " + ($0.fix ?? "read the agent's log (`journalctl -u fieldmedic-agent`)") + "." }
+                        return escalate(&t, "Not everything could be checked on \(t.host ?? "the host"): \(notCheckedText). "
+                            + "What was checked (\(checked.joined(separator: ", "))) passed, so FieldMedic cannot call it healthy.")
+                    }
+                    t.verdict = "Healthy: every probe on \(t.host ?? "the host") looked and passed (\(checked.joined(separator: ", ")))."
+                        + (t.intent == .checklist ? " This is a standing checklist: the issue stays open for the next check." : "")
                     return transition(&t, to: .healthy, "Healthy.", details: [:])
                 case (.finding, _), (.prediction, _):
                     t.verdict = "The finding cleared before any fix was needed."
                     return transition(&t, to: .resolved, "Cleared by itself.", details: [:])
                 default:
-                    if let other = t.waitedFor, let fixer = try await store.ticket(id: other), fixer.state == .resolved {
+                    if let other = t.lockReleasedBy ?? t.waitedFor, let fixer = try await store.ticket(id: other), fixer.state == .resolved {
                         t.verdict = "Resolved by \(fixer.reference), which fixed the same fault (\(fixer.actions.filter { !$0.dryRun }.map(\.summary).joined(separator: ", "))); verified."
                         return transition(&t, to: .resolved, "Fixed by ticket \(other).", details: ["by": String(other)])
                     }
-                    t.nextSteps = ["FieldMedic found nothing wrong on \(t.host ?? "the host"); a person should look at the report in this issue (what exactly fails, for whom, since when)."]
-                    return escalate(&t, "Problem reported but no fault found: every probe passed, so this needs a person.")
+                    t.nextSteps = ["No finding explains what was reported. FieldMedic checked \(checked.joined(separator: ", ")) on \(t.host ?? "the host") and found nothing wrong; "
+                        + "a person should look (what exactly fails, for whom, since when)."]
+                        + unchecked.map { "Not checked — \($0.notCheckedText)." }
+                    return escalate(&t, "Problem reported, but no finding on the host explains it" + (unchecked.isEmpty ? "" : " (and \(notCheckedText))") + ": this needs a person.")
                 }
             }
             t.targets = findings
@@ -191,10 +207,21 @@ struct TicketEngine: Sendable {
             }
             if let other = t.waitedFor {
                 // The other ticket is done with this fault: look again before acting on a
-                // diagnosis that is now stale (never fix twice what it already fixed).
+                // diagnosis that is now stale (never fix twice what it already fixed). A fresh
+                // diagnosis from the agent (a new command id: one round trip), never a replay of
+                // an old answer; and only twice a run, so a ticket cannot go round for ever.
                 t.waitNote = nil
-                try await send(&t, purpose: .diagnose, kind: "diagnose", params: [:], tag: "diagnose-after-\(other)-\(t.step)")
-                return transition(&t, to: .diagnosing, "Ticket \(other) released the lock; diagnosing again.", details: ["after": String(other)])
+                t.waitedFor = nil
+                t.lockReleasedBy = other
+                let count = (t.rediagnoses ?? 0) + 1
+                t.rediagnoses = count
+                if count > Self.maxRediagnoses {
+                    try await store.releaseLocks(ticket: t.id)
+                    t.nextSteps = plan.manual
+                    return escalate(&t, "No progress: this ticket waited for another's fix \(count - 1) times and the same plan came back each time; a person should look.")
+                }
+                try await send(&t, purpose: .diagnose, kind: "diagnose", params: [:], tag: "rediagnose-\(count)")
+                return transition(&t, to: .diagnosing, "Ticket \(other) released the lock; asking \(host) for a fresh diagnosis.", details: ["after": String(other)])
             }
             if let spent = try await budgetSpent(host: host, action: step.action, now: now) {
                 t.nextSteps = plan.manual
@@ -463,6 +490,9 @@ struct TicketEngine: Sendable {
     }
 
     // MARK: Helpers
+
+    /// Fresh diagnoses after lock waits that one run may ask for before it escalates.
+    static let maxRediagnoses = 2
 
     /// Findings only the coordinator raises (from trends and silence), never in a diagnosis.
     static let coordinatorCodes: Set<String> = ["disk.full_predicted", "queue.backlog_growing", "service.crashloop", "agent.offline"]

@@ -19,9 +19,10 @@ enum TicketReport {
 
     static let allLabels = ["fieldmedic:resolved", "fieldmedic:escalated", "fieldmedic:healthy", "fieldmedic:awaiting-approval"]
 
-    /// Close only after a verified fix or a healthy status request.
+    /// Close only after a verified fix or a healthy status request; a standing checklist
+    /// gets its report and stays open.
     static func shouldClose(_ ticket: Ticket) -> Bool {
-        ticket.state == .resolved || ticket.state == .healthy
+        ticket.state == .resolved || (ticket.state == .healthy && ticket.intent != .checklist)
     }
 
     static func render(_ t: Ticket, mode: RolloutMode, mentions: [String]) -> String {
@@ -70,6 +71,13 @@ enum TicketReport {
                 let evidence = f.evidence.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
                 out.append("- **\(f.code)** on `\(f.subject)` (\(f.severity.rawValue)): \(escape(f.message))" + (evidence.isEmpty ? "" : " — `\(escape(evidence))`"))
             }
+        }
+
+        if let unchecked = t.latest?.notChecked, !unchecked.isEmpty {
+            out.append("")
+            out.append("#### Not checked")
+            out.append("These probes could not look, so the report says nothing about what they watch:")
+            for probe in unchecked { out.append("- " + escape(probe.notCheckedText)) }
         }
 
         if !t.actions.isEmpty {
@@ -131,16 +139,21 @@ enum TicketReport {
         }
     }
 
-    /// Rows for the services, disks and queue that changed or that the findings name.
+    /// Rows for the containers, disks and queue that changed or that the findings name: one
+    /// row per container (replicas apart), with state, exit code, restarts and start time, so
+    /// a replica that exited and was started again shows as such.
     static func beforeAfter(_ t: Ticket) -> [String] {
         guard let before = t.baseline, let after = t.latest, before.id != after.id else { return [] }
         var rows: [String] = []
         let subjects = Set(t.targets.map(\.subject))
-        let beforeServices = Dictionary((before.services ?? []).map { ($0.service, $0) }, uniquingKeysWith: { a, _ in a })
-        for service in after.services ?? [] {
-            guard let old = beforeServices[service.service] else { continue }
-            let a = describe(old), b = describe(service)
-            if a != b || subjects.contains(service.service) { rows.append("| service `\(service.service)` | \(a) | \(b) |") }
+        let beforeByContainer = Dictionary((before.services ?? []).map { ($0.container, $0) }, uniquingKeysWith: { a, _ in a })
+        let afterByContainer = Dictionary((after.services ?? []).map { ($0.container, $0) }, uniquingKeysWith: { a, _ in a })
+        let containers = Set(beforeByContainer.keys).union(afterByContainer.keys).sorted()
+        for name in containers {
+            let old = beforeByContainer[name], new = afterByContainer[name]
+            let service = (new ?? old)!.service
+            let a = old.map(describe) ?? "—", b = new.map(describe) ?? "—"
+            if a != b || subjects.contains(service) { rows.append("| `\(name)` (\(service)) | \(a) | \(b) |") }
         }
         let beforeDisks = Dictionary((before.disks ?? []).map { ($0.mount, $0) }, uniquingKeysWith: { a, _ in a })
         for disk in after.disks ?? [] {
@@ -160,9 +173,10 @@ enum TicketReport {
     static func describe(_ s: ServiceStatus) -> String {
         var text = s.state
         if let health = s.health, !health.isEmpty { text += " (\(health))" }
-        if s.state != "running" { text += " exit \(s.exitCode)" }
+        text += ", exit \(s.exitCode)"
         if s.oomKilled { text += ", OOM-killed" }
         text += ", \(s.restartCount) restarts"
+        text += ", started " + (s.startedAt.map(WireDate.format) ?? "—")
         return text
     }
 

@@ -37,12 +37,13 @@ struct TicketRunner: Service {
         }
         for id in ids {
             do {
-                try await engine.mutex.run {
+                let advanced: Ticket? = try await engine.mutex.run {
                     // Read under the lock: a webhook or an operator may have just changed it.
-                    guard let ticket = try await engine.store.ticket(id: id) else { return }
-                    let advanced = try await engine.advance(ticket)
-                    _ = try await publisher.publishIfNeeded(advanced)
+                    guard let ticket = try await engine.store.ticket(id: id) else { return nil }
+                    return try await engine.advance(ticket)
                 }
+                // GitHub is called outside the lock: a slow GitHub holds up nothing else.
+                if let advanced { try await publisher.publishIfNeeded(advanced) }
             } catch {
                 if Task.isCancelled || error is CancellationError { return }
                 logger.error("ticket step failed; will retry", metadata: ["ticket": "\(id)", "error": "\(Redactor.redact("\(error)"))"])

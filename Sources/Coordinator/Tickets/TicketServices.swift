@@ -24,7 +24,7 @@ struct TicketServices {
         }
         let engine = TicketEngine(store: store, fleet: fleet, config: settings, clock: clock, logger: logger, permission: permission)
         let sink: any TicketSink = api.map { GitHubSink(api: $0, logger: logger) } ?? OutboxSink(directory: config.paths.outbox, logger: logger)
-        let publisher = TicketPublisher(sink: sink, store: store, mode: settings.mode, mentions: settings.github?.mentions ?? [], clock: clock, logger: logger)
+        let publisher = TicketPublisher(sink: sink, engine: engine, mode: settings.mode, mentions: settings.github?.mentions ?? [], clock: clock, logger: logger)
         var intake: IssueIntake?
         var webhook: WebhookAPI?
         if let api, let github = settings.github {

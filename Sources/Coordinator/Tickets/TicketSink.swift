@@ -141,28 +141,44 @@ struct GitHubSink: TicketSink {
 }
 
 /// Publishes a ticket when it changed, keeping retry state on the ticket so that a GitHub
-/// outage delays reports but loses none.
+/// outage delays reports but loses none. The network calls run outside the ticket mutex (a
+/// slow GitHub never holds up webhooks, approvals or the watcher); what they did is handed to
+/// `TicketEngine.recordPublished`, which merges it into the ticket as it is by then.
 struct TicketPublisher: Sendable {
     let sink: any TicketSink
-    let store: any FullStore
+    let engine: TicketEngine
     let mode: RolloutMode
     let mentions: [String]
     let clock: any WallClock
     let logger: Logger
 
-    func publishIfNeeded(_ start: Ticket) async throws -> Ticket {
+    /// What one publish did: the ticket's publish state afterwards, and the audit row for it.
+    struct Outcome: Sendable {
+        var ticket: Ticket
+        var audit: AuditEntry?
+    }
+
+    /// Publishes `snapshot` (a ticket as stored) if it needs it, then records the result.
+    /// Must not be called while holding the ticket mutex.
+    @discardableResult
+    func publishIfNeeded(_ snapshot: Ticket) async throws -> Ticket {
+        guard let outcome = await publish(snapshot) else { return snapshot }
+        return try await engine.mutex.run { try await engine.recordPublished(snapshot: snapshot, outcome) }
+    }
+
+    /// The network part: nil when there is nothing to do now. Never saves.
+    func publish(_ start: Ticket) async -> Outcome? {
         var ticket = start
         let now = clock.now()
-        guard ticket.github.dirty || !ticket.github.replies.isEmpty else { return ticket }
-        if let retryAt = ticket.github.retryAt, retryAt > now { return ticket }
+        guard ticket.github.dirty || !ticket.github.replies.isEmpty else { return nil }
+        if let retryAt = ticket.github.retryAt, retryAt > now { return nil }
         let report = TicketReport.render(ticket, mode: mode, mentions: mentions)
         let labels = TicketReport.labels(for: ticket.state)
         let close = TicketReport.shouldClose(ticket)
         let digest = PublishDigest.of(report: report, labels: labels, close: close)
         if digest == ticket.github.publishedDigest && ticket.github.replies.isEmpty {
             ticket.github.dirty = false
-            try await store.saveTicket(ticket, audit: nil)
-            return ticket
+            return Outcome(ticket: ticket, audit: nil)
         }
         do {
             try await sink.publish(&ticket, report: report, labels: labels, close: close)
@@ -172,12 +188,12 @@ struct TicketPublisher: Sendable {
             ticket.github.lastError = nil
             ticket.github.failures = 0
             ticket.github.dirty = false
-            let audit = (first || close != start.github.closed || start.state != ticket.state || labels != start.github.labels)
+            let audit = (first || close != start.github.closed || labels != start.github.labels)
                 ? AuditEntry(at: now, actor: TicketEngine.actor, action: "ticket.published", subject: ticket.subjectName,
                              details: ["sink": sink.name, "state": ticket.state.rawValue, "labels": labels.joined(separator: ","),
                                        "closed": String(close), "issue": ticket.issueNumber.map(String.init) ?? "-"])
                 : nil
-            try await store.saveTicket(ticket, audit: audit)
+            return Outcome(ticket: ticket, audit: audit)
         } catch {
             // Keep whatever part did get through (comment id, issue number), retry the rest later.
             ticket.github.failures += 1
@@ -191,8 +207,7 @@ struct TicketPublisher: Sendable {
             ticket.github.lastError = Redactor.redact("\(error)")
             logger.warning("publishing failed; will retry", metadata: [
                 "ticket": "\(ticket.id)", "retry_at": "\(WireDate.format(retryAt))", "error": "\(Redactor.redact("\(error)"))"])
-            try await store.saveTicket(ticket, audit: nil)
+            return Outcome(ticket: ticket, audit: nil)
         }
-        return ticket
     }
 }
