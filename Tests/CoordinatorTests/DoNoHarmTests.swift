@@ -74,6 +74,19 @@ import Testing
         #expect(report.contains("checked docker, queue"))
     }
 
+    @Test func aQuotaReportIsNeverClosedByFixingTheHostDisk() async throws {
+        let f = try await TicketFixture()
+        f.host.findings = [Finding(code: "disk.high", severity: .warning, subject: "/", message: "/ is 91 % full")]
+        let issue = f.github.open(title: "Issues with Disk Quota management", body: "Users get 'storage full' when they upload.")
+        try await f.intake.poll()
+        try await f.settle()
+        let t = try await f.ticket(issue: issue.number)
+        #expect(f.host.executed.contains("prune_docker"), "the full host disk is still pruned")
+        #expect(t.state == .escalated, "but the report stays open: \(t.verdict ?? "")")
+        #expect(f.github.issues[issue.number]?.state == "open")
+        #expect(f.github.reportBody(issue.number)?.contains("account") == true)
+    }
+
     // MARK: Least disruptive fix, per container
 
     @Test func anExitedReplicaIsStartedAloneAndTheOtherIsLeftAlone() {

@@ -229,7 +229,7 @@ extension SharedTestbed {
     /// `queue.mode = "docker-exec"`, the default on a real install: psql runs inside the db
     /// container (the Engine API's exec, as `docker compose exec -T db psql` would) as
     /// POSTGRES_USER on POSTGRES_DB from .env.
-    @Test func insideTheDbContainerTheQueueProbeSeesTheSameQueueAndAStoppedDbIsUnreachable() async throws {
+    @Test func insideTheDbContainerTheQueueProbeSeesTheSameQueueAndAStoppedDbIsDownNotUnreachable() async throws {
         let (stuckQueued, stuckStarted) = try seedQueue()
         let runner = SubprocessRunner()
         let compose = ComposeProject(project: env.project, directory: env.testbedDir, dockerSocket: env.dockerSocket, runner: runner)
@@ -252,9 +252,14 @@ extension SharedTestbed {
         #expect(real.verified == true, "\(real)")
         #expect(try env.psql("SELECT count(*) FROM core_job WHERE status = 'failed' AND finished_at IS NOT NULL") == "2")
 
+        // A stopped db container: the queue probe could not look (no finding about the
+        // database from it); the docker probe is the one that reports the container down.
         try env.docker(["stop", "-t", "1"] + env.containerIDs("db"))
         let down = await probe.collect()
-        #expect(down.findings.map(\.code) == ["db.unreachable"], "\(down.findings) \(down.error ?? "")")
+        #expect(down.findings.isEmpty, "\(down.findings)")
+        #expect(down.error?.contains("not running") == true, "\(down.error ?? "")")
+        let docker = await DockerProbe(engine: engine, project: env.project, requiredServices: ["db"]).collect()
+        #expect(docker.findings.contains { $0.code == "service.down" && $0.subject == "db" }, "\(docker.findings)")
     }
 
     /// The Engine API cannot stop an exec: a query longer than the probe's deadline must be

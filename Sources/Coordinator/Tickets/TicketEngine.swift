@@ -39,7 +39,7 @@ struct TicketEngine: Sendable {
     @discardableResult
     func open(_ ticket: Ticket, via: String) async throws -> (ticket: Ticket, created: Bool) {
         var fresh = ticket
-        fresh.note("Received via \(via) (\(fresh.intent == .status ? "status request" : "problem report")).", at: fresh.createdAt)
+        fresh.note("Received via \(via) (\(fresh.intent == .status ? "status request" : fresh.intent == .checklist ? "standing checklist" : "problem report")).", at: fresh.createdAt)
         let result = try await store.insertTicket(
             fresh,
             audit: AuditEntry(at: clock.now(), actor: via, action: "ticket.received", subject: "ticket",
@@ -158,6 +158,8 @@ struct TicketEngine: Sendable {
                     t.nextSteps = ["No finding explains what was reported. FieldMedic checked \(checked.joined(separator: ", ")) on \(t.host ?? "the host") and found nothing wrong; "
                         + "a person should look (what exactly fails, for whom, since when)."]
                         + unchecked.map { "Not checked — \($0.notCheckedText)." }
+                        + (IntentClassifier.mentionsAccountQuota(title: t.title, body: t.body)
+                            ? ["\"Storage\", \"space\" or \"quota\" here most likely means the user's QFieldCloud account quota (Django admin → Subscriptions / Plans), not the server's disk."] : [])
                     return escalate(&t, "Problem reported, but no finding on the host explains it" + (unchecked.isEmpty ? "" : " (and \(notCheckedText))") + ": this needs a person.")
                 }
             }
@@ -276,6 +278,17 @@ struct TicketEngine: Sendable {
             let lastVerified = t.actions.last?.verified != false
             if left.isEmpty && lastVerified {
                 let (_, escalateAfter) = config.playbook.plan(for: t.targets)
+                let diskFixed = t.targets.filter { Self.hostDiskCodes.contains($0.code) }
+                if t.source == .github || t.source == .operator, t.intent != .status, !diskFixed.isEmpty,
+                   IntentClassifier.mentionsAccountQuota(title: t.title, body: t.body) {
+                    // A user's "storage", "space" or "quota" is their QFieldCloud account quota:
+                    // a full host disk does not explain it, so the fix does not close the report.
+                    t.nextSteps = ["Check the user's account quota and plan in QFieldCloud's admin (Django admin → Subscriptions / Plans); "
+                        + "the account's storage quota is not the server's disk."]
+                    return escalate(&t, "Fixed " + diskFixed.map { "\($0.code) on \($0.subject)" }.joined(separator: ", ")
+                        + " on the host (" + t.actions.filter { !$0.dryRun && $0.status == "succeeded" }.map(\.summary).joined(separator: ", ")
+                        + "), but that is the server's disk: what the report describes sounds like the account's storage quota, which no host finding explains.")
+                }
                 if escalateAfter {
                     t.nextSteps = t.plan?.manual ?? []
                     return escalate(&t, "Fixed for now (" + t.actions.map(\.summary).joined(separator: ", ") + "), but it will come back: " + Self.numbers(t.targets))
@@ -490,6 +503,9 @@ struct TicketEngine: Sendable {
     }
 
     // MARK: Helpers
+
+    /// Findings about the host's own disks (never the explanation of a user's account quota).
+    static let hostDiskCodes: Set<String> = ["disk.high", "disk.inodes_high", "disk.full_predicted"]
 
     /// Fresh diagnoses after lock waits that one run may ask for before it escalates.
     static let maxRediagnoses = 2
