@@ -154,24 +154,6 @@ import Testing
 
     // MARK: Every ticket terminates
 
-    @Test func aLockWaitAsksForAFreshDiagnosisNeverAReplay() async throws {
-        let f = try await TicketFixture()
-        f.host.findings = [TicketFixture.down("worker_wrapper")]
-        let a = f.github.open(title: "worker down")
-        let b = f.github.open(title: "jobs not processing")
-        try await f.intake.poll()
-        await f.runner.tick()
-        try await f.host.serve(f.fleet)
-        await f.runner.tick()
-        #expect(try await f.ticket(issue: b.number).waitedFor != nil)
-        try await f.settle()
-        let second = try await f.ticket(issue: b.number)
-        #expect(second.state == .resolved)
-        let diagnoses = try await f.commands().filter { $0.kind == "diagnose" && $0.requestedBy == second.subjectName }
-        #expect(diagnoses.count == 2, "the first diagnosis and one fresh one after the lock: \(diagnoses.map(\.id))")
-        #expect(Set(diagnoses.map(\.id)).count == diagnoses.count, "a fresh command, not the old answer")
-    }
-
     @Test func aTicketThatWaitsWithoutProgressEscalatesOnceAndStaysQuiet() async throws {
         let f = try await TicketFixture()
         // Fixes fail and the fault stays: every ticket for it must still come to rest.

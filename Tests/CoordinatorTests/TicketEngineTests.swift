@@ -391,6 +391,10 @@ import Testing
         let second2 = try await f.ticket(issue: b.number)
         #expect(second2.state == .resolved, "re-checked after the lock: the other ticket fixed it")
         #expect(second2.verdict?.contains("Resolved by #\(a.number)") == true, "\(second2.verdict ?? "")")
+        // After the lock it asked the agent again (a new command), never replayed the old answer.
+        let diagnoses = try await f.commands().filter { $0.kind == "diagnose" && $0.requestedBy == second2.subjectName }
+        #expect(diagnoses.count == 2, "the first diagnosis and one fresh one after the lock: \(diagnoses.map(\.id))")
+        #expect(Set(diagnoses.map(\.id)).count == 2)
     }
 
     @Test func writePermissionCanBeEnoughToApprove() async throws {
