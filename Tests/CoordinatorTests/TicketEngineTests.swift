@@ -488,6 +488,14 @@ import Testing
         #expect(ChatCommand.parse("/fieldmedic launch") == .failure(ChatCommandError(text: "/fieldmedic launch")))
     }
 
+    @Test func everyFindingCodeHasAPlaybookEntryAndTheCoordinatorsOwnAreKnown() throws {
+        #expect(Set(Playbook.builtIn.entries.keys) == Set(FindingCode.allCases.map(\.rawValue)))
+        #expect(TicketEngine.coordinatorCodes == ["disk.full_predicted", "queue.backlog_growing", "service.crashloop", "agent.offline"])
+        // Only fixes can be named in an override, by the names both sides use.
+        let reader = try ConfigReader(text: "[playbook.\"disk.high\"]\nactions = [\"diagnose\"]\n", path: "coordinator.toml")
+        #expect(throws: ConfigError.self) { _ = try TicketConfig.load(from: reader) }
+    }
+
     @Test func theBuiltInPlaybookFollowsTheDesign() {
         let book = Playbook.builtIn
         let down = book.plan(for: [TicketFixture.down("worker_wrapper")]).plan

@@ -117,7 +117,7 @@ struct DiagnoseCommand: AsyncParsableCommand {
         guard let seconds = DurationText.parse(timeout) else { throw UsageError("--timeout must be a duration such as 60s") }
         let client = try OperatorClient(config: try options.load())
         let record = try client.awaitCommand(
-            agent: name, request: QueueCommandRequest(kind: "diagnose", params: [:], dryRun: false), timeout: seconds)
+            agent: name, request: QueueCommandRequest(kind: ActionKind.diagnose.rawValue, params: [:], dryRun: false), timeout: seconds)
         if json {
             print(String(decoding: try WireCodec.encoder().encode(record), as: UTF8.self))
         }

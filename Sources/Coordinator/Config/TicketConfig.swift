@@ -109,10 +109,13 @@ struct TicketConfig: Sendable, Equatable {
             let key = ConfigReader.display(["playbook", code, "actions"])
             let actions = try reader.stringArray(key, default: [])
             if !actions.isEmpty {
-                for action in actions where Playbook.actions[action] == nil {
-                    throw reader.fail(key, "\"\(action)\" is not a fix; fixes are: \(Playbook.actions.keys.sorted().joined(separator: ", "))")
+                let fixes = ActionKind.allCases.filter(\.changesHost)
+                override.actions = try actions.map { name throws(ConfigError) -> ActionKind in
+                    guard let action = ActionKind(rawValue: name), action.changesHost else {
+                        throw reader.fail(key, "\"\(name)\" is not a fix; fixes are: \(fixes.map(\.rawValue).sorted().joined(separator: ", "))")
+                    }
+                    return action
                 }
-                override.actions = actions
             }
             overrides[code] = override
         }

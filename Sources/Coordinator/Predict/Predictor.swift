@@ -71,8 +71,7 @@ struct Predictor: Sendable {
             let toThreshold = fit.secondsUntil(config.diskThreshold, from: t)
             let perHour = fit.slopePerSecond * 3600
             out.append(Prediction(
-                finding: Finding(
-                    code: "disk.full_predicted", severity: .warning, subject: mount,
+                finding: Finding(.diskFullPredicted, severity: .warning, subject: mount,
                     message: "\(mount) is \(String(format: "%.1f", last.v)) % full and fills at \(String(format: "%.2f", perHour)) %/h: full in \(DurationText.human(eta))"
                         + (toThreshold.map { $0 > 0 ? ", over \(Int(config.diskThreshold)) % in \(DurationText.human($0))" : "" } ?? ""),
                     evidence: [
@@ -92,8 +91,7 @@ struct Predictor: Sendable {
                 for (a, b) in zip(finished, finished.dropFirst()) where b.v > a.v { done += b.v - a.v }
                 if done <= 0 {
                     out.append(Prediction(
-                        finding: Finding(
-                            code: "queue.backlog_growing", severity: .warning, subject: "core_job",
+                        finding: Finding(.queueBacklogGrowing, severity: .warning, subject: "core_job",
                             message: "\(Int(last.v)) jobs wait and the queue grows by \(String(format: "%.1f", fit.slopePerSecond * 3600))/h while none finished in \(DurationText.human(config.queueWindow)): the worker looks stalled",
                             evidence: ["pending": String(Int(last.v)), "slope_per_h": String(format: "%.2f", fit.slopePerSecond * 3600),
                                        "finished_in_window": String(Int(done)), "r2": String(format: "%.2f", fit.r2)]),
@@ -110,8 +108,7 @@ struct Predictor: Sendable {
             for (a, b) in zip(window, window.dropFirst()) { restarts += b.v >= a.v ? b.v - a.v : b.v }
             if restarts >= config.crashloopRestarts {
                 out.append(Prediction(
-                    finding: Finding(
-                        code: "service.crashloop", severity: .critical, subject: service,
+                    finding: Finding(.serviceCrashloop, severity: .critical, subject: service,
                         message: "\(service) restarted \(Int(restarts)) times in \(DurationText.human(config.crashloopWindow))",
                         evidence: ["restarts": String(Int(restarts)), "window": DurationText.human(config.crashloopWindow),
                                    "history": window.suffix(12).map { "\(WireDate.format(Date(timeIntervalSince1970: $0.t))).\(Int($0.v))" }.joined(separator: " ")]),
@@ -124,8 +121,8 @@ struct Predictor: Sendable {
     /// How long a condition must hold before it counts.
     func hold(for code: String) -> TimeInterval {
         switch code {
-        case "disk.full_predicted": config.hold
-        case "queue.backlog_growing": config.queueHold
+        case FindingCode.diskFullPredicted.rawValue: config.hold
+        case FindingCode.queueBacklogGrowing.rawValue: config.queueHold
         default: 0
         }
     }

@@ -67,7 +67,7 @@ struct Watcher: Service {
         // Offline: no report for `offline_after` (three intervals by default).
         let offlineKey = "\(name)|agent.offline|\(name)"
         if let last = agent.lastReportAt ?? agent.enrolledAt, now.timeIntervalSince(last) >= offlineAfter {
-            let finding = Finding(code: "agent.offline", severity: .critical, subject: name,
+            let finding = Finding(.agentOffline, severity: .critical, subject: name,
                                   message: "no report from \(name) since \(WireDate.format(last)) (\(DurationText.human(now.timeIntervalSince(last))))",
                                   evidence: ["last_report": WireDate.format(last), "offline_after": DurationText.human(offlineAfter)])
             if !isSilenced(finding, agent: name, silences: silences, now: now) { try await openOffline(finding, key: offlineKey, agent: name, now: now) }
@@ -162,7 +162,7 @@ struct Watcher: Service {
         ticket.state = .escalated
         ticket.reason = "\(agent) sent no report for \(DurationText.human(offlineAfter)) or more; it cannot be reached to fix anything remotely."
         ticket.verdict = "Escalated: " + ticket.reason!
-        ticket.nextSteps = Playbook.builtIn.entries["agent.offline"]?.manual ?? []
+        ticket.nextSteps = Playbook.entry(for: .agentOffline).manual
         ticket.dueAt = nil
         try await engine.open(ticket, via: TicketEngine.actor)
     }

@@ -16,86 +16,109 @@ struct Playbook: Sendable, Equatable {
     }
 
     struct Template: Sendable, Equatable {
-        var action: String
+        var action: ActionKind
         /// A fixed subject; nil means the finding's subject.
         var service: String?
         var defaultPolicy: PlaybookPolicy
     }
 
-    /// The actions the agent's catalog knows, and whether they take a `service`.
-    static let actions: [String: Bool] = [
-        "restart_service": true, "start_service": true, "recreate_service": true, "prune_docker": false, "fail_stuck_jobs": false,
-    ]
-    static let defaultPolicies: [String: PlaybookPolicy] = [
-        "restart_service": .auto, "start_service": .auto, "recreate_service": .approve, "prune_docker": .auto, "fail_stuck_jobs": .approve,
-    ]
+    /// What each fix may do without asking, by default (DESIGN §5).
+    static func defaultPolicy(_ action: ActionKind) -> PlaybookPolicy {
+        switch action {
+        case .restartService, .startService, .pruneDocker, .diagnose, .collectLogs: .auto
+        case .recreateService, .failStuckJobs: .approve
+        }
+    }
 
     var entries: [String: Entry]
 
-    static let builtIn: Playbook = {
-        func t(_ action: String, _ service: String? = nil) -> Template {
-            Template(action: action, service: service, defaultPolicy: defaultPolicies[action] ?? .approve)
+    static let builtIn = Playbook(entries: Dictionary(uniqueKeysWithValues: FindingCode.allCases.map { ($0.rawValue, entry(for: $0)) }))
+
+    /// The built-in entry of every code: a switch, so a new code does not compile without one
+    /// (a code with no entry used to close its tickets as "cleared by itself").
+    static func entry(for code: FindingCode) -> Entry {
+        func t(_ action: ActionKind, _ service: String? = nil) -> Template {
+            Template(action: action, service: service, defaultPolicy: defaultPolicy(action))
         }
         let manualService = ["Read the service's logs: `docker compose logs --tail 200 SERVICE`.",
                              "Check the host's free memory and disk (`fieldmedic-coordinator hosts show HOST`)."]
-        return Playbook(entries: [
-            // The least disruptive fix first, per container: start the exited replica (the
-            // running ones are left alone); recreating the service needs an approver.
-            "service.down": Entry(steps: [t("start_service"), t("recreate_service")], policy: nil, manual: manualService),
-            "service.unhealthy": Entry(steps: [t("restart_service"), t("recreate_service")], policy: nil, manual: manualService),
-            // A one-shot (createbuckets, mkcert…) that failed is not re-run blindly.
-            "service.failed": Entry(steps: [], policy: nil, manual: [
-                "A one-shot service exited with an error: read its logs (`docker compose logs SERVICE`), fix the cause, then run `docker compose up SERVICE`.",
-            ]),
-            "service.restarting": Entry(steps: [], policy: nil, manual: [
-                "The service is crash-looping: restarting it again will not help. Read its logs: `docker compose logs --tail 200 SERVICE`.",
-            ]),
-            "service.oom_killed": Entry(steps: [t("start_service")], policy: nil, escalateAfterFix: true, manual: [
-                "The kernel killed the service for memory. Raise its memory limit or the host's memory, or find what grew.",
-            ]),
-            "db.unreachable": Entry(steps: [t("restart_service", "db")], policy: nil, manual: [
-                "Check the `db` container's logs and the disk it writes to.",
-            ]),
-            "disk.high": Entry(steps: [t("prune_docker")], policy: nil, manual: [
-                "Find what fills the disk: `du -xh --max-depth 2 MOUNT | sort -h | tail`; QFieldCloud's storage and logs are the usual suspects.",
-            ]),
-            "disk.inodes_high": Entry(steps: [t("prune_docker")], policy: nil, manual: [
-                "Find the directory with the most files: `find MOUNT -xdev -type f | cut -d/ -f2-4 | sort | uniq -c | sort -n | tail`.",
-            ]),
-            "queue.stuck": Entry(steps: [t("fail_stuck_jobs"), t("restart_service", "worker_wrapper")], policy: nil, manual: [
-                "Look at the worker's logs: `docker compose logs --tail 200 worker_wrapper`.",
-            ]),
-            "queue.backlog": Entry(steps: [], policy: nil, manual: [
-                "Jobs queue faster than the worker runs them: check the worker's logs and consider more worker replicas.",
-            ]),
-            "memory.high": Entry(steps: [], policy: nil, manual: [
-                "Find the biggest consumers: `docker stats --no-stream`; consider more memory or lower limits.",
-            ]),
-            "tls.expiring": Entry(steps: [], policy: nil, manual: [
-                "Renew the certificate: check the `certbot` service's logs and that port 80 reaches nginx.",
-            ]),
-            "tls.invalid": Entry(steps: [], policy: nil, manual: ["Check the certificate nginx serves and its chain."]),
-            "app.status_error": Entry(steps: [], policy: nil, manual: [
-                "Open `/api/v1/status/` on the server and read which part reports an error (database, storage).",
-                "Storage errors: check the object storage credentials and that the bucket exists.",
-            ]),
-            "disk.full_predicted": Entry(steps: [t("prune_docker")], policy: nil, manual: [
-                "The disk fills steadily: find what grows (`du -xh --max-depth 2 MOUNT | sort -h | tail`) before it is full.",
-            ]),
-            // The workers run (nothing is down): restarting them would cut their jobs short,
-            // so a person approves it.
-            "queue.backlog_growing": Entry(steps: [t("restart_service", "worker_wrapper")], policy: .approve, manual: [
-                "Jobs pile up and none finish: read the worker's logs (`docker compose logs --tail 200 worker_wrapper`).",
-            ]),
-            "service.crashloop": Entry(steps: [], policy: nil, manual: [
-                "The service keeps restarting (history in the evidence): read its logs, `docker compose logs --tail 200 SERVICE`; restarting it again will not help.",
-            ]),
-            "agent.offline": Entry(steps: [], policy: nil, manual: [
-                "Check the host is up, then `systemctl status fieldmedic-agent` and `journalctl -u fieldmedic-agent` on it, and that it reaches the coordinator's port.",
-            ]),
-            "queue.query_failed": Entry(steps: [], policy: nil, manual: ["Check the database role's permissions on `core_job`."]),
+        return switch code {
+        // The least disruptive fix first, per container: start the exited replica (the
+        // running ones are left alone); recreating the service needs an approver.
+        case .serviceDown:
+            Entry(steps: [t(.startService), t(.recreateService)], policy: nil, manual: manualService)
+        case .serviceUnhealthy:
+            Entry(steps: [t(.restartService), t(.recreateService)], policy: nil, manual: manualService)
+        // A one-shot (createbuckets, mkcert…) that failed is not re-run blindly.
+        case .serviceFailed:
+            Entry(steps: [], policy: nil, manual: [
+            "A one-shot service exited with an error: read its logs (`docker compose logs SERVICE`), fix the cause, then run `docker compose up SERVICE`.",
         ])
-    }()
+        case .serviceRestarting:
+            Entry(steps: [], policy: nil, manual: [
+            "The service is crash-looping: restarting it again will not help. Read its logs: `docker compose logs --tail 200 SERVICE`.",
+        ])
+        case .serviceOOMKilled:
+            Entry(steps: [t(.startService)], policy: nil, escalateAfterFix: true, manual: [
+            "The kernel killed the service for memory. Raise its memory limit or the host's memory, or find what grew.",
+        ])
+        case .dbUnreachable:
+            Entry(steps: [t(.restartService, "db")], policy: nil, manual: [
+            "Check the `db` container's logs and the disk it writes to.",
+        ])
+        case .diskHigh:
+            Entry(steps: [t(.pruneDocker)], policy: nil, manual: [
+            "Find what fills the disk: `du -xh --max-depth 2 MOUNT | sort -h | tail`; QFieldCloud's storage and logs are the usual suspects.",
+        ])
+        case .diskInodesHigh:
+            Entry(steps: [t(.pruneDocker)], policy: nil, manual: [
+            "Find the directory with the most files: `find MOUNT -xdev -type f | cut -d/ -f2-4 | sort | uniq -c | sort -n | tail`.",
+        ])
+        case .queueStuck:
+            Entry(steps: [t(.failStuckJobs), t(.restartService, "worker_wrapper")], policy: nil, manual: [
+            "Look at the worker's logs: `docker compose logs --tail 200 worker_wrapper`.",
+        ])
+        case .queueBacklog:
+            Entry(steps: [], policy: nil, manual: [
+            "Jobs queue faster than the worker runs them: check the worker's logs and consider more worker replicas.",
+        ])
+        case .memoryHigh:
+            Entry(steps: [], policy: nil, manual: [
+            "Find the biggest consumers: `docker stats --no-stream`; consider more memory or lower limits.",
+        ])
+        case .tlsExpiring:
+            Entry(steps: [], policy: nil, manual: [
+            "Renew the certificate: check the `certbot` service's logs and that port 80 reaches nginx.",
+        ])
+        case .tlsInvalid:
+            Entry(steps: [], policy: nil, manual: ["Check the certificate nginx serves and its chain."])
+        case .appStatusError:
+            Entry(steps: [], policy: nil, manual: [
+            "Open `/api/v1/status/` on the server and read which part reports an error (database, storage).",
+            "Storage errors: check the object storage credentials and that the bucket exists.",
+        ])
+        case .diskFullPredicted:
+            Entry(steps: [t(.pruneDocker)], policy: nil, manual: [
+            "The disk fills steadily: find what grows (`du -xh --max-depth 2 MOUNT | sort -h | tail`) before it is full.",
+        ])
+        // The workers run (nothing is down): restarting them would cut their jobs short,
+        // so a person approves it.
+        case .queueBacklogGrowing:
+            Entry(steps: [t(.restartService, "worker_wrapper")], policy: .approve, manual: [
+            "Jobs pile up and none finish: read the worker's logs (`docker compose logs --tail 200 worker_wrapper`).",
+        ])
+        case .serviceCrashloop:
+            Entry(steps: [], policy: nil, manual: [
+            "The service keeps restarting (history in the evidence): read its logs, `docker compose logs --tail 200 SERVICE`; restarting it again will not help.",
+        ])
+        case .agentOffline:
+            Entry(steps: [], policy: nil, manual: [
+            "Check the host is up, then `systemctl status fieldmedic-agent` and `journalctl -u fieldmedic-agent` on it, and that it reaches the coordinator's port.",
+        ])
+        case .queueQueryFailed:
+            Entry(steps: [], policy: nil, manual: ["Check the database role's permissions on `core_job`."])
+        }
+    }
 
     static let genericManual = ["No automatic fix is known for this finding; a person needs to look at it."]
 
@@ -104,8 +127,6 @@ struct Playbook: Sendable, Equatable {
     static let defaultStatefulServices: Set<String> = ["db", "minio", "rustfs", "storage", "geodb"]
     var statefulServices: Set<String> = Playbook.defaultStatefulServices
 
-    /// Actions that act on one container when the finding names it.
-    static let perContainer: Set<String> = ["start_service", "restart_service"]
 
     /// The built-in playbook with `coordinator.toml`'s overrides applied.
     func overriding(_ overrides: [String: Override]) -> Playbook {
@@ -113,7 +134,7 @@ struct Playbook: Sendable, Equatable {
         for (code, override) in overrides {
             var entry = copy.entries[code] ?? Entry(steps: [], policy: nil, manual: Self.genericManual)
             if let actions = override.actions {
-                entry.steps = actions.map { Template(action: $0, service: nil, defaultPolicy: Self.defaultPolicies[$0] ?? .approve) }
+                entry.steps = actions.map { Template(action: $0, service: nil, defaultPolicy: Self.defaultPolicy($0)) }
             }
             if let policy = override.policy { entry.policy = policy }
             copy.entries[code] = entry
@@ -123,7 +144,7 @@ struct Playbook: Sendable, Equatable {
 
     struct Override: Sendable, Equatable {
         var policy: PlaybookPolicy?
-        var actions: [String]?
+        var actions: [ActionKind]?
     }
 
     /// The plan for these findings: steps in finding order, duplicates dropped.
@@ -144,17 +165,17 @@ struct Playbook: Sendable, Equatable {
             let state = finding.evidence["state"]
             for template in entry.steps {
                 var params: [String: String] = [:]
-                if Self.actions[template.action] == true { params["service"] = template.service ?? finding.subject }
-                if Self.perContainer.contains(template.action) {
+                if template.action.takesService { params["service"] = template.service ?? finding.subject }
+                if template.action.takesContainer {
                     // No container to start or restart: only recreating can bring it back.
                     if state == "missing" && template.service == nil { continue }
                     // Already running again (an OOM kill the restart policy answered): nothing to start.
-                    if template.action == "start_service" && (state == "running" || state == "restarting") && template.service == nil { continue }
+                    if template.action == .startService && (state == "running" || state == "restarting") && template.service == nil { continue }
                     if template.service == nil, let container = finding.evidence["container"], !container.isEmpty { params["container"] = container }
                 }
                 var policy = entry.policy ?? template.defaultPolicy
                 if policy == .auto, let service = params["service"], statefulServices.contains(service) { policy = .approve }
-                let step = PlanStep(action: template.action, params: params, policy: policy, finding: finding.code, subject: finding.subject)
+                let step = PlanStep(action: template.action.rawValue, params: params, policy: policy, finding: finding.code, subject: finding.subject)
                 if !steps.contains(where: { $0.action == step.action && $0.params == step.params }) { steps.append(step) }
             }
             if entry.policy != .never, !entry.steps.isEmpty, !steps.contains(where: { $0.finding == finding.code && $0.subject == finding.subject }) {

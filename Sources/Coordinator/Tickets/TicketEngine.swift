@@ -112,7 +112,7 @@ struct TicketEngine: Sendable {
         case .received:
             guard let host = try await resolveHost(&t) else { return nil }
             t.host = host
-            try await send(&t, purpose: .diagnose, kind: "diagnose", params: [:], tag: "diagnose")
+            try await send(&t, purpose: .diagnose, kind: ActionKind.diagnose.rawValue, params: [:], tag: "diagnose")
             return transition(&t, to: .diagnosing, "Diagnosing \(host).", details: ["host": host])
 
         case .diagnosing:
@@ -222,7 +222,7 @@ struct TicketEngine: Sendable {
                     t.nextSteps = plan.manual
                     return escalate(&t, "No progress: this ticket waited for another's fix \(count - 1) times and the same plan came back each time; a person should look.")
                 }
-                try await send(&t, purpose: .diagnose, kind: "diagnose", params: [:], tag: "rediagnose-\(count)")
+                try await send(&t, purpose: .diagnose, kind: ActionKind.diagnose.rawValue, params: [:], tag: "rediagnose-\(count)")
                 return transition(&t, to: .diagnosing, "Ticket \(other) released the lock; asking \(host) for a fresh diagnosis.", details: ["after": String(other)])
             }
             if let spent = try await budgetSpent(host: host, action: step.action, now: now) {
@@ -263,7 +263,7 @@ struct TicketEngine: Sendable {
                 t.nextSteps = t.plan!.manual
                 return escalate(&t, "\(step.summary) \(record.state.rawValue) on \(t.host ?? "?"): \(Redactor.redact(record.result?.message ?? "no message")).")
             }
-            try await send(&t, purpose: .verify, kind: "diagnose", params: [:], tag: "verify-\(t.step)")
+            try await send(&t, purpose: .verify, kind: ActionKind.diagnose.rawValue, params: [:], tag: "verify-\(t.step)")
             return transition(&t, to: .verifying, "\(step.summary) done (verified: \(outcome?.verified.map(String.init) ?? "n/a")); checking again.",
                               details: ["action": step.action, "verified": outcome?.verified.map(String.init) ?? "n/a"])
 
@@ -331,7 +331,7 @@ struct TicketEngine: Sendable {
         if request.commandIDs.isEmpty {
             switch request.kind {
             case .diagnose:
-                request.commandIDs = [try await queue(t, kind: "diagnose", params: [:], dryRun: false, tag: "adhoc-\(index)-diagnose", host: host)]
+                request.commandIDs = [try await queue(t, kind: ActionKind.diagnose.rawValue, params: [:], dryRun: false, tag: "adhoc-\(index)-diagnose", host: host)]
             case .dryRun:
                 guard let plan = t.plan ?? t.latest.map({ config.playbook.plan(for: Self.actionable($0.findings)).plan }), !plan.steps.isEmpty else {
                     t.note("Dry run asked by @\(request.requestedBy): there is no fix to try.", at: now)
@@ -476,7 +476,7 @@ struct TicketEngine: Sendable {
         let now = clock.now()
         let since = now.addingTimeInterval(-config.guardrails.breakerWindow)
         let failed = try await store.commands(requestedByPrefix: "ticket:", since: since).filter { record in
-            record.kind != "diagnose" && !record.dryRun &&
+            record.kind != ActionKind.diagnose.rawValue && !record.dryRun &&
                 ([.failed, .interrupted].contains(record.state) || (record.state == .succeeded && record.result?.action?.verified == false))
         }
         if failed.count >= config.guardrails.breakerFailures {
@@ -505,13 +505,13 @@ struct TicketEngine: Sendable {
     // MARK: Helpers
 
     /// Findings about the host's own disks (never the explanation of a user's account quota).
-    static let hostDiskCodes: Set<String> = ["disk.high", "disk.inodes_high", "disk.full_predicted"]
+    static let hostDiskCodes: Set<String> = [FindingCode.diskHigh, .diskInodesHigh, .diskFullPredicted].reduce(into: []) { $0.insert($1.rawValue) }
 
     /// Fresh diagnoses after lock waits that one run may ask for before it escalates.
     static let maxRediagnoses = 2
 
     /// Findings only the coordinator raises (from trends and silence), never in a diagnosis.
-    static let coordinatorCodes: Set<String> = ["disk.full_predicted", "queue.backlog_growing", "service.crashloop", "agent.offline"]
+    static let coordinatorCodes: Set<String> = Set(FindingCode.allCases.filter { $0.origin == .coordinator }.map(\.rawValue))
 
     /// Findings worth a ticket: warnings and worse.
     static func actionable(_ findings: [Finding]) -> [Finding] {

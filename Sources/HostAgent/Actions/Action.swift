@@ -26,7 +26,7 @@ struct ActionContext: Sendable {
 ///
 /// ```swift
 /// struct RestartServiceAction: Action {
-///     static let name = "restart_service"
+///     static let name = ActionKind.restartService.rawValue
 ///     static let risk = ActionRisk.safe
 ///     func plan(_ parameters: ActionParameters, _ context: ActionContext) async throws(ActionError) -> Planned<[String]> { … }
 ///     func execute(_ planned: Planned<[String]>, _ context: ActionContext) async throws(ActionError) -> ActionOutcome { … }

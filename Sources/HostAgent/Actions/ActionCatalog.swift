@@ -7,7 +7,7 @@ enum ActionCatalog {
         CollectLogsAction(), RestartServiceAction(), StartServiceAction(), RecreateServiceAction(), PruneDockerAction(), FailStuckJobsAction(),
     ]
 
-    static let names: Set<String> = Set(actions.map(\.name) + ["diagnose"])
+    static let names: Set<String> = Set(actions.map(\.name) + [ActionKind.diagnose.rawValue])
 
     static func action(named name: String) -> (any Action)? {
         actions.first { $0.name == name }

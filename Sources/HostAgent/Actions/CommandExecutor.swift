@@ -22,7 +22,7 @@ struct CommandExecutor: Sendable {
             CommandResult(commandId: command.id, status: status, message: message, startedAt: started, finishedAt: Date(), diagnosis: diagnosis, action: action)
         }
 
-        if command.kind == "diagnose" {
+        if command.kind == ActionKind.diagnose.rawValue {
             var report = await probes.collect(agent: agent)
             report.journalHead = journalHead()
             let summary = report.findings.isEmpty ? "no findings" : "\(report.findings.count) finding(s): " + report.findings.map(\.code).joined(separator: ", ")

@@ -5,7 +5,7 @@ import Shared
 /// `failed`, with `finished_at` and a `feedback` note saying who and why. Never deletes; at
 /// most `actions.max_stuck_jobs` rows per run.
 struct FailStuckJobsAction: Action {
-    static let name = "fail_stuck_jobs"
+    static let name = ActionKind.failStuckJobs.rawValue
     static let risk = ActionRisk.guarded
 
     static let updateSQL = """

@@ -5,7 +5,7 @@ import Shared
 /// an image any container uses (running or exited: the QGIS images belong to exited
 /// one-shot containers, QFieldCloud #671), never the compose project's own networks.
 struct PruneDockerAction: Action {
-    static let name = "prune_docker"
+    static let name = ActionKind.pruneDocker.rawValue
     static let risk = ActionRisk.safe
 
     struct Payload: Sendable {

@@ -4,7 +4,7 @@ import Shared
 /// `restart_service(service[, container])`: restart one container of a compose service (the
 /// broken replica, named by `container`), or every container of it when none is named.
 struct RestartServiceAction: Action {
-    static let name = "restart_service"
+    static let name = ActionKind.restartService.rawValue
     static let risk = ActionRisk.safe
 
     func plan(_ parameters: ActionParameters, _ context: ActionContext) async throws(ActionError) -> Planned<[String]> {
@@ -34,7 +34,7 @@ struct RestartServiceAction: Action {
 /// running (only `container`, when named). Running replicas are never touched: the least
 /// disruptive fix for an exited replica.
 struct StartServiceAction: Action {
-    static let name = "start_service"
+    static let name = ActionKind.startService.rawValue
     static let risk = ActionRisk.safe
 
     func plan(_ parameters: ActionParameters, _ context: ActionContext) async throws(ActionError) -> Planned<[String]> {
@@ -64,7 +64,7 @@ struct StartServiceAction: Action {
 /// `recreate_service(service)`: `compose up -d --no-deps --force-recreate SERVICE` in the
 /// install directory, with its `.env`.
 struct RecreateServiceAction: Action {
-    static let name = "recreate_service"
+    static let name = ActionKind.recreateService.rawValue
     static let risk = ActionRisk.guarded
 
     func plan(_ parameters: ActionParameters, _ context: ActionContext) async throws(ActionError) -> Planned<[String]> {
@@ -112,7 +112,7 @@ extension Action {
 
 /// `collect_logs(service, lines)`: the last lines of a service's containers, redacted.
 struct CollectLogsAction: Action {
-    static let name = "collect_logs"
+    static let name = ActionKind.collectLogs.rawValue
     static let risk = ActionRisk.readOnly
     static let maxBytes = 256 << 10
 

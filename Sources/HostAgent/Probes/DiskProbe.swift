@@ -31,15 +31,13 @@ struct DiskProbe: Probe {
         var out: [Finding] = []
         let used = disk.usedPercent
         if used >= bytesThreshold {
-            out.append(Finding(
-                code: "disk.high", severity: used >= 98 ? .critical : .warning, subject: disk.mount,
+            out.append(Finding(.diskHigh, severity: used >= 98 ? .critical : .warning, subject: disk.mount,
                 message: String(format: "%@ is %.0f%% full (threshold %.0f%%), %@ available", disk.mount, used, bytesThreshold, RelativeTime.bytes(disk.availableBytes)),
                 evidence: ["used_percent": String(format: "%.1f", used), "available_bytes": String(disk.availableBytes), "total_bytes": String(disk.totalBytes)]))
         }
         let inodes = disk.inodesUsedPercent
         if disk.totalInodes > 0 && inodes >= inodesThreshold {
-            out.append(Finding(
-                code: "disk.inodes_high", severity: inodes >= 98 ? .critical : .warning, subject: disk.mount,
+            out.append(Finding(.diskInodesHigh, severity: inodes >= 98 ? .critical : .warning, subject: disk.mount,
                 message: String(format: "%@ has %.0f%% of its inodes in use (threshold %.0f%%)", disk.mount, inodes, inodesThreshold),
                 evidence: ["inodes_used_percent": String(format: "%.1f", inodes), "free_inodes": String(disk.freeInodes), "total_inodes": String(disk.totalInodes)]))
         }

@@ -85,8 +85,7 @@ struct DockerProbe: Probe {
         var findings: [Finding] = []
         let present = Set(statuses.map(\.service))
         for service in required where !present.contains(service) {
-            findings.append(Finding(
-                code: "service.down", severity: .critical, subject: service,
+            findings.append(Finding(.serviceDown, severity: .critical, subject: service,
                 message: "\(service) has no container in compose project \(project)",
                 evidence: ["state": "missing", "project": project]))
         }
@@ -114,14 +113,12 @@ struct DockerProbe: Probe {
                     ? "\(status.container) was killed for using too much memory \(RelativeTime.describe(status.finishedAt, now: now))"
                         + (limit.map { " (\($0))" } ?? "") + "; it runs again"
                     : "\(status.container) was killed for using too much memory (exit \(status.exitCode)" + (limit.map { ", \($0)" } ?? "") + ")"
-                findings.append(Finding(
-                    code: "service.oom_killed", severity: .critical, subject: status.service, message: message,
+                findings.append(Finding(.serviceOOMKilled, severity: .critical, subject: status.service, message: message,
                     evidence: evidence))
             }
             if status.oneShot {
                 if status.state == "exited" && status.exitCode != 0 {
-                    findings.append(Finding(
-                        code: "service.failed", severity: .warning, subject: status.service,
+                    findings.append(Finding(.serviceFailed, severity: .warning, subject: status.service,
                         message: "one-shot \(status.container) exited with \(status.exitCode)", evidence: evidence))
                 }
                 continue
@@ -129,17 +126,14 @@ struct DockerProbe: Probe {
             switch status.state {
             case "running":
                 if status.health == "unhealthy" {
-                    findings.append(Finding(
-                        code: "service.unhealthy", severity: .critical, subject: status.service,
+                    findings.append(Finding(.serviceUnhealthy, severity: .critical, subject: status.service,
                         message: "\(status.container) is running but its healthcheck fails", evidence: evidence))
                 }
             case "restarting":
-                findings.append(Finding(
-                    code: "service.restarting", severity: .critical, subject: status.service,
+                findings.append(Finding(.serviceRestarting, severity: .critical, subject: status.service,
                     message: "\(status.container) keeps restarting (\(status.restartCount) restarts, last exit \(status.exitCode))", evidence: evidence))
             default:
-                findings.append(Finding(
-                    code: "service.down", severity: .critical, subject: status.service,
+                findings.append(Finding(.serviceDown, severity: .critical, subject: status.service,
                     message: "\(status.container) is \(status.state) (exit \(status.exitCode))", evidence: evidence))
             }
         }

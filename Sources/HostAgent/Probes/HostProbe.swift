@@ -27,8 +27,7 @@ struct HostProbe: Probe {
     func findings(_ memory: MemoryInfo) -> [Finding] {
         let used = memory.usedPercent
         guard used >= memoryThreshold else { return [] }
-        return [Finding(
-            code: "memory.high", severity: used >= 98 ? .critical : .warning, subject: "memory",
+        return [Finding(.memoryHigh, severity: used >= 98 ? .critical : .warning, subject: "memory",
             message: String(format: "memory %.0f%% used (threshold %.0f%%), %@ available", used, memoryThreshold, RelativeTime.bytes(memory.availableBytes)),
             evidence: ["used_percent": String(format: "%.1f", used), "available_bytes": String(memory.availableBytes),
                        "total_bytes": String(memory.totalBytes)])]

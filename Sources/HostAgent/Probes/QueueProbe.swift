@@ -40,12 +40,12 @@ struct QueueProbe: Probe {
                 return ProbeResult(error: error.description, fix: error.fix)
             case .unreachable(let psqlError):
                 return ProbeResult(
-                    findings: [Finding(code: "db.unreachable", severity: .critical, subject: "db", message: error.description,
+                    findings: [Finding(.dbUnreachable, severity: .critical, subject: "db", message: error.description,
                                        evidence: ["error": error.description, "psql_error": psqlError])],
                     error: error.description)
             case .failed:
                 return ProbeResult(
-                    findings: [Finding(code: "queue.query_failed", severity: .critical, subject: "db", message: error.description, evidence: ["error": error.description])],
+                    findings: [Finding(.queueQueryFailed, severity: .critical, subject: "db", message: error.description, evidence: ["error": error.description])],
                     error: error.description)
             }
         }
@@ -85,8 +85,7 @@ struct QueueProbe: Probe {
         var findings: [Finding] = []
         if !stats.stuckJobs.isEmpty {
             let never = stats.stuckJobs.filter(\.neverStarted).count
-            findings.append(Finding(
-                code: "queue.stuck", severity: .critical, subject: "core_job",
+            findings.append(Finding(.queueStuck, severity: .critical, subject: "core_job",
                 message: "\(stats.stuckJobs.count) job(s) stuck in queued/started for over \(DurationText.human(stuckAfter))"
                     + (never > 0 ? " (\(never) queued and never started: QFieldCloud's reaper never fails these)" : "")
                     + ", blocking \(stats.blockedPendingJobs) pending job(s) in \(stats.blockedProjects) project(s)",
@@ -99,8 +98,7 @@ struct QueueProbe: Probe {
         }
         let pending = stats.count("pending")
         if pending >= backlogThreshold || (stats.oldestPendingSeconds ?? 0) >= oldestPendingThreshold {
-            findings.append(Finding(
-                code: "queue.backlog", severity: .warning, subject: "core_job",
+            findings.append(Finding(.queueBacklog, severity: .warning, subject: "core_job",
                 message: "\(pending) pending job(s), the oldest waiting \(DurationText.human(stats.oldestPendingSeconds ?? 0))",
                 evidence: ["pending": String(pending), "oldest_pending_seconds": String(Int(stats.oldestPendingSeconds ?? 0)),
                            "threshold_pending": String(backlogThreshold)]))

@@ -45,12 +45,11 @@ struct StatusProbe: Probe {
         if let code = status.httpStatus { evidence["http_status"] = String(code) }
         if let error = status.error {
             evidence["error"] = error
-            return [Finding(code: "app.status_error", severity: .critical, subject: "app", message: "status endpoint: \(error)", evidence: evidence)]
+            return [Finding(.appStatusError, severity: .critical, subject: "app", message: "status endpoint: \(error)", evidence: evidence)]
         }
         let failing = status.components.filter { $0.value.lowercased() != "ok" }.keys.sorted()
         guard !failing.isEmpty else { return [] }
-        return [Finding(
-            code: "app.status_error", severity: .critical, subject: "app",
+        return [Finding(.appStatusError, severity: .critical, subject: "app",
             message: "QFieldCloud reports " + failing.map { "\($0): \(status.components[$0]!)" }.joined(separator: ", "),
             evidence: evidence)]
     }

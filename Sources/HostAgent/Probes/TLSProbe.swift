@@ -43,16 +43,14 @@ struct TLSProbe: Probe {
         if let days = status.daysLeft {
             evidence["days_left"] = String(format: "%.1f", days)
             if days < warnDays {
-                findings.append(Finding(
-                    code: "tls.expiring", severity: days < 3 ? .critical : .warning, subject: status.url,
+                findings.append(Finding(.tlsExpiring, severity: days < 3 ? .critical : .warning, subject: status.url,
                     message: days <= 0 ? "the certificate of \(status.url) has expired" : String(format: "the certificate of %@ expires in %.1f days", status.url, days),
                     evidence: evidence))
             }
         }
         if let error = status.verificationError {
             evidence["error"] = error
-            findings.append(Finding(
-                code: "tls.invalid", severity: .critical, subject: status.url,
+            findings.append(Finding(.tlsInvalid, severity: .critical, subject: status.url,
                 message: "clients that verify certificates (QField does) refuse \(status.url): \(error)", evidence: evidence))
         }
         return findings
