@@ -76,6 +76,9 @@ final class Harness: @unchecked Sendable {
 
     func stopCoordinator() throws { try stop("coordinator") }
 
+    /// The running coordinator's pid (nil when it is not running).
+    var coordinatorPID: Int32? { lock.withLock { processes["coordinator"].flatMap { $0.isRunning ? $0.processIdentifier : nil } } }
+
     func coordinator(_ arguments: [String]) throws -> CommandOutput {
         try run(Self.coordinatorBinary, arguments + ["--config", coordinatorConfig])
     }

@@ -78,7 +78,7 @@ import Testing
                 POSTGRES_DB=qfieldcloud_db
 
                 """.write(toFile: directory + "/.env", atomically: true, encoding: .utf8)
-            try compose(directory, ["up", "-d"])
+            try env.compose(in: directory, ["up", "-d"])
         case .composeV2:
             try "COMPOSE_PROJECT_NAME=\(project)\nPOSTGRES_USER=qfieldcloud_db_admin\n".write(toFile: directory + "/.env", atomically: true, encoding: .utf8)
             for (service, number) in [("app", 1), ("worker_wrapper", 1), ("worker_wrapper", 2), ("db", 1)] {
@@ -104,33 +104,12 @@ import Testing
         let ids = try env.docker(["ps", "-aq", "--filter", "label=com.docker.compose.project=\(install.project)"]).stdout
             .split(separator: "\n").map(String.init)
         if !ids.isEmpty { try env.docker(["rm", "-f"] + ids) }
-        if install.naming == .composeV1 { _ = try? compose(install.directory, ["down", "-t", "1"]) }
+        if install.naming == .composeV1 { _ = try? env.compose(in: install.directory, ["down", "-t", "1"]) }
         try? FileManager.default.removeItem(atPath: install.directory)
     }
 
     func workers(_ project: String) throws -> [String] {
         try engine.containers(project: project).filter { $0.service == "worker_wrapper" }.map(\.name).sorted()
-    }
-
-    /// compose in the install directory, with its `.env` choosing project and files.
-    @discardableResult
-    func compose(_ directory: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["docker-compose"] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        var environment = ProcessInfo.processInfo.environment
-        environment["DOCKER_HOST"] = "unix://" + env.dockerSocket
-        for key in ["COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_PATH_SEPARATOR"] { environment.removeValue(forKey: key) }
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw HarnessError("docker-compose \(arguments.joined(separator: " ")) in \(directory): \(text)") }
-        return text
     }
 
     func context(_ install: Install) -> ActionContext {

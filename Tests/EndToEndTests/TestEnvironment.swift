@@ -59,7 +59,7 @@ struct TestEnvironment: Sendable {
     }
 
     /// agent.toml for an agent watching this testbed (after `[state]`, which the harness adds).
-    func agentConfig(interval: String = "30s", disks: String? = nil, actions: String = "") -> String {
+    func agentConfig(interval: String = "30s", disks: String? = nil, actions: String = "", settle: String = "2s") -> String {
         """
         [report]
         interval = "\(interval)"
@@ -77,12 +77,36 @@ struct TestEnvironment: Sendable {
         host = "localhost"
         [actions]
         \(actions)
-        settle = "2s"
+        settle = "\(settle)"
         backoff = "0s"
         """
     }
 
     func docker(_ arguments: [String], check: Bool = true) throws -> CommandOutput { try run("docker", arguments, check: check) }
+
+    /// docker-compose in an install directory, as an operator runs it there: its `.env`
+    /// chooses project and files (the test's environment must not override them).
+    @discardableResult
+    func compose(in directory: String? = nil, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["docker-compose"] + arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory ?? testbedDir)
+        var environment = ProcessInfo.processInfo.environment
+        environment["DOCKER_HOST"] = "unix://" + dockerSocket
+        for key in ["COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_PATH_SEPARATOR"] { environment.removeValue(forKey: key) }
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw HarnessError("docker-compose \(arguments.joined(separator: " ")) in \(directory ?? testbedDir) exited \(process.terminationStatus): \(text)")
+        }
+        return text
+    }
 
     func psql(_ sql: String) throws -> String {
         try run("psql", [pgDSN, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-f", "-"], input: sql).stdout

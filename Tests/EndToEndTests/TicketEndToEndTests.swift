@@ -33,7 +33,7 @@ extension SharedTestbed {
     /// not race the issue under test.
     func start(_ github: FakeGitHub, poll: String = "1s", webhook: Bool = true, extra: String = "", mode: String = "fix",
                predict: String = "enabled = false", disks: String? = nil, reportInterval: String = "30s",
-               agentEnvironment: [String: String] = [:]) throws -> Setup {
+               agentEnvironment: [String: String] = [:], settle: String = "2s") throws -> Setup {
         let h = try Harness()
         try h.initCoordinator()
         let port = try Harness.freePort()
@@ -64,7 +64,7 @@ extension SharedTestbed {
         try h.coordinator(["check-config"]).expectSuccess("check-config with [github]")
         try h.startCoordinator()
         try h.enrollAgent("vps-1")
-        try h.writeAgentConfig("vps-1", env.agentConfig(interval: reportInterval, disks: disks))
+        try h.writeAgentConfig("vps-1", env.agentConfig(interval: reportInterval, disks: disks, settle: settle))
         try h.startAgent("vps-1", environment: agentEnvironment)
         try h.waitUntil("the first report arrives", timeout: 30) { try h.storedSequences("vps-1").count >= 1 }
         return Setup(h: h, github: github, webhookPort: port)
@@ -150,6 +150,58 @@ extension SharedTestbed {
             let audit = try s.h.auditActions()
             #expect(audit.contains("ticket.resolved") && audit.contains("ticket.published"))
         }
+    }
+
+    /// Issue 11's target, with the agent's default settle: one killed replica of two is
+    /// started alone, verified and the issue closed; the other replica keeps its StartedAt.
+    /// Then the settled fleet stays still: no audit rows, no GitHub calls, little CPU.
+    @Test func oneKilledReplicaOfTwoIsStartedAloneAndTheSettledFleetStaysStill() async throws {
+        try env.compose(["up", "-d", "--no-recreate", "--scale", "worker_wrapper=2", "worker_wrapper"])
+        defer { _ = try? env.compose(["up", "-d", "--scale", "worker_wrapper=1", "worker_wrapper"]) }
+        try env.waitUntil("two worker replicas run", timeout: 60) { try env.containerIDs("worker_wrapper", all: false).count == 2 }
+        let replicas = try env.containerIDs("worker_wrapper").sorted { try env.inspect($0, "{{.Name}}") < env.inspect($1, "{{.Name}}") }
+        let (healthy, killed) = (replicas[0], replicas[1])
+        let healthyStart = try env.inspect(healthy, "{{.State.StartedAt}}")
+        let killedName = String(try env.inspect(killed, "{{.Name}}").drop { $0 == "/" })
+        try await FakeGitHub.with(token: "ghp_TESTTOKEN0123456789abcdefghijklmnopqr") { github in
+            let s = try start(github, poll: "0s", settle: "5s")
+            try env.docker(["kill", killed])
+            let number = github.createIssue(title: "Packages are not being generated since yesterday", author: "fieldcrew")
+            let opened = Date()
+            let accepted = try deliver(s, event: "issues", fixture: "issues.opened", edit: issuePayload(github, number))
+            #expect(accepted.status == 202)
+            try s.h.waitUntil("the issue is closed as resolved", timeout: 60) { github.issue(number)?.state == "closed" }
+            print("one killed replica of two (settle 5s): intake → closed in \(String(format: "%.1f", Date().timeIntervalSince(opened)))s")
+            #expect(try env.inspect(killed, "{{.State.Status}}") == "running")
+            #expect(try env.inspect(healthy, "{{.State.StartedAt}}") == healthyStart, "the healthy replica was not touched")
+            let body = report(github, number)
+            #expect(body.contains("start_service(container=\(killedName), service=worker_wrapper)"), "\(body)")
+            #expect(!body.contains("restart_service"), "no restart of the service")
+            #expect(body.contains("`\(killedName)` (worker_wrapper) | exited, exit 137"), "before/after names the replica that exited: \(body)")
+
+            // Settled: a minute and a report cycle with nothing to do changes nothing.
+            let audit = try s.h.auditActions().count
+            let calls = github.requests.count
+            let pid = try #require(s.h.coordinatorPID)
+            let cpu0 = try Self.cpuSeconds(pid)
+            let until = Date().addingTimeInterval(40)
+            while Date() < until {
+                #expect(github.requests.count == calls, "no GitHub call while nothing happens")
+                if github.requests.count != calls { break }
+                try await Task.sleep(for: .seconds(1))  // the observation window's tick, not a synchronisation
+            }
+            #expect(try s.h.auditActions().count == audit, "no audit row while nothing happens")
+            print("settled fleet: coordinator CPU \(String(format: "%.2f", try Self.cpuSeconds(pid) - cpu0)) s in 40 s; 0 GitHub calls, 0 audit rows")
+            try s.h.stopAgent("vps-1")
+            try s.h.stopCoordinator()
+        }
+    }
+
+    /// utime + stime of a process, in seconds (clock ticks of 100 Hz, as Linux reports them).
+    static func cpuSeconds(_ pid: Int32) throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        let fields = stat[stat.range(of: ")")!.upperBound...].split(separator: " ")
+        return (Double(fields[11]) ?? 0) / 100 + (Double(fields[12]) ?? 0) / 100
     }
 
     @Test func aProblemReportWithNothingWrongStaysOpenAndAStatusRequestCloses() async throws {
