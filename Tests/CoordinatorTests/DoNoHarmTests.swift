@@ -198,6 +198,53 @@ import Testing
         #expect(t.state.isTerminal, "\(t.state.rawValue): \(t.timeline.map(\.text))")
     }
 
+    /// Records whether the ticket mutex was held while GitHub was called.
+    final class MutexWatch: @unchecked Sendable {
+        let lock = NSLock()
+        var callsUnderMutex: [String] = []
+        var calls = 0
+        func record(_ what: String, held: Bool) { lock.withLock { calls += 1; if held { callsUnderMutex.append(what) } } }
+    }
+
+    struct WatchedSink: TicketSink {
+        let inner: GitHubSink
+        let mutex: TicketMutex
+        let watch: MutexWatch
+        var name: String { "watched" }
+        func publish(_ ticket: inout Ticket, report: String, labels: [String], close: Bool) async throws {
+            watch.record("publish", held: mutex.isHeld)
+            try await inner.publish(&ticket, report: report, labels: labels, close: close)
+        }
+    }
+
+    @Test func noGitHubCallRunsInsideTheTicketMutex() async throws {
+        let f = try await TicketFixture(mode: .propose, approvers: []) { $0.github?.approveWithWritePermission = true }
+        f.github.permissions["carol"] = "write"
+        let watch = MutexWatch()
+        let mutex = TicketMutex()
+        let github = f.github
+        let engine = TicketEngine(store: f.fleet.store, fleet: f.fleet.fleet, config: f.config, clock: f.fleet.clock, logger: f.logger,
+                                  permission: { login in watch.record("permission", held: mutex.isHeld); return try github.permission(of: login) },
+                                  mutex: mutex)
+        let publisher = TicketPublisher(sink: WatchedSink(inner: GitHubSink(api: f.github, logger: f.logger), mutex: mutex, watch: watch),
+                                        engine: engine, mode: .propose, mentions: [], clock: f.fleet.clock, logger: f.logger)
+        let intake = IssueIntake(api: f.github, config: f.config.github!, engine: engine, store: f.fleet.store, clock: f.fleet.clock, logger: f.logger)
+        let runner = TicketRunner(engine: engine, publisher: publisher, intake: intake, logger: f.logger)
+        f.host.findings = [TicketFixture.down("app")]
+        let issue = f.github.open(title: "app down")
+        try await intake.poll()
+        for _ in 0..<4 { await runner.tick(); try await f.host.serve(f.fleet) }
+        let body = try #require(f.github.reportBody(issue.number))
+        let hash = try #require(body.range(of: "/fieldmedic approve ").map { String(body[$0.upperBound...].prefix(12)) })
+        f.fleet.clock.advance(1)
+        f.github.comment(on: issue.number, "/fieldmedic approve \(hash)", by: "carol", at: f.fleet.clock.now())
+        try await intake.poll()
+        for _ in 0..<6 { await runner.tick(); try await f.host.serve(f.fleet) }
+        #expect(try await f.ticket(issue: issue.number).state == .resolved, "carol's write permission approved it")
+        #expect(watch.calls >= 3, "publishes and the permission look-up were seen")
+        #expect(watch.callsUnderMutex.isEmpty, "GitHub called while holding the ticket mutex: \(watch.callsUnderMutex)")
+    }
+
     // MARK: One ticket per fault
 
     @Test func aFindingOwnedByAnIssueTicketGetsNoSecondTicket() async throws {

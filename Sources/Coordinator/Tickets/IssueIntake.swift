@@ -48,7 +48,8 @@ struct IssueIntake: Sendable {
                 // Read from GitHub outside the ticket mutex; only handling them takes it.
                 let number = issue.number, seen = ticket.github.commentsSeenAt
                 let comments = try await Blocking.run { try api.comments(issue: number, since: seen) }
-                try await engine.mutex.run { try await handleComments(comments, ticketID: ticket.id, issue: issue) }
+                let levels = await engine.permissionLevels(for: comments)
+                try await engine.mutex.run { try await handleComments(comments, ticketID: ticket.id, issue: issue, levels: levels) }
             }
             newest = max(newest ?? issue.updatedAt, issue.updatedAt)
         }
@@ -58,9 +59,9 @@ struct IssueIntake: Sendable {
         if let newTag { try await store.setControl(Self.etagKey, value: newTag, at: now, audit: nil) }
     }
 
-    private func handleComments(_ comments: [GitHubComment], ticketID: Int64, issue: GitHubIssue) async throws {
+    private func handleComments(_ comments: [GitHubComment], ticketID: Int64, issue: GitHubIssue, levels: [String: String]) async throws {
         for comment in comments {
-            try await ingestComment(comment, on: issue, via: "github-poll", edited: comment.updatedAt.timeIntervalSince(comment.createdAt) > 1)
+            try await ingestComment(comment, on: issue, via: "github-poll", edited: comment.updatedAt.timeIntervalSince(comment.createdAt) > 1, levels: levels)
         }
         try await engine.commentsSeen(ticketID: ticketID, upTo: comments.map(\.updatedAt).max() ?? issue.updatedAt)
     }
@@ -69,10 +70,13 @@ struct IssueIntake: Sendable {
 
     /// Handles a verified delivery. Returns a short text for the HTTP answer.
     func handle(_ event: WebhookEvent) async throws -> String {
-        try await engine.mutex.run { try await handleLocked(event) }
+        // GitHub is asked (permission levels) before the ticket mutex is taken.
+        var levels: [String: String] = [:]
+        if case .comment(_, _, let comment, _) = event { levels = await engine.permissionLevels(for: [comment]) }
+        return try await engine.mutex.run { try await handleLocked(event, levels: levels) }
     }
 
-    private func handleLocked(_ event: WebhookEvent) async throws -> String {
+    private func handleLocked(_ event: WebhookEvent, levels: [String: String]) async throws -> String {
         switch event {
         case .ping:
             return "pong"
@@ -84,7 +88,7 @@ struct IssueIntake: Sendable {
             return "ok"
         case .comment(let action, let issue, let comment, _):
             guard action == "created" else { return "ignored issue_comment.\(action) (edited comments never count)" }
-            try await ingestComment(comment, on: issue, via: "github-webhook", edited: false)
+            try await ingestComment(comment, on: issue, via: "github-webhook", edited: false, levels: levels)
             return "ok"
         }
     }
@@ -121,7 +125,7 @@ struct IssueIntake: Sendable {
         try await engine.open(ticket, via: via)
     }
 
-    func ingestComment(_ comment: GitHubComment, on issue: GitHubIssue, via: String, edited: Bool) async throws {
+    func ingestComment(_ comment: GitHubComment, on issue: GitHubIssue, via: String, edited: Bool, levels: [String: String] = [:]) async throws {
         if comment.body.contains(TicketReport.markerPrefix) || comment.body.contains(GitHubSink.replyMarker) { return }
         guard let parsed = ChatCommand.parse(comment.body) else { return }
         guard var ticket = try await store.ticket(issue: issue.number) else { return }
@@ -138,7 +142,7 @@ struct IssueIntake: Sendable {
             reply = "@\(comment.author): I do not know `\(error.text.prefix(80))`. Commands: " +
                 ChatCommand.Verb.allCases.map { "`/fieldmedic \($0.rawValue)`" }.joined(separator: ", ") + "."
         case .success(let command):
-            reply = try await engine.handle(command, on: &ticket, author: comment.author)
+            reply = try await engine.handle(command, on: &ticket, author: comment.author, levels: levels)
         }
         if let reply { try await engine.reply(ticketID: ticket.id, reply) }
     }

@@ -387,7 +387,10 @@ struct TicketEngine: Sendable {
 
     /// A `/fieldmedic` command from a comment. Returns the short reply to post, if any.
     /// `trusted`: from the operator API (loopback + operator token), not from a GitHub comment.
-    func handle(_ command: ChatCommand, on ticket: inout Ticket, author: String, trusted: Bool = false) async throws -> String? {
+    /// `levels`: GitHub permission levels looked up before the ticket mutex was taken
+    /// (`permissionLevels(for:)`), so that no GitHub call runs inside it.
+    func handle(_ command: ChatCommand, on ticket: inout Ticket, author: String, trusted: Bool = false,
+                levels: [String: String] = [:]) async throws -> String? {
         let now = clock.now()
         func refuse(_ reply: String, _ reason: String) async throws -> String {
             try await store.appendAudit(AuditEntry(at: now, actor: actor, action: "ticket.command_refused", subject: ticket.subjectName,
@@ -395,7 +398,7 @@ struct TicketEngine: Sendable {
             return reply
         }
         let actor = trusted ? author : "github:\(author)"
-        switch trusted ? .allowed : try await mayCommand(author) {
+        switch trusted ? .allowed : try await mayCommand(author, level: levels[author.lowercased()]) {
         case .allowed: break
         case .gateMisconfigured:
             return try await refuse("@\(author): no approvers are configured (`[github] approvers`), so FieldMedic accepts no commands here. The gate stays closed.",
@@ -453,16 +456,31 @@ struct TicketEngine: Sendable {
 
     enum Permission { case allowed, notApprover, gateMisconfigured }
 
-    func mayCommand(_ login: String) async throws -> Permission {
+    func mayCommand(_ login: String, level known: String? = nil) async throws -> Permission {
         let approvers = config.github?.approvers ?? []
         let byPermission = config.github?.approveWithWritePermission ?? false
         if approvers.isEmpty && !byPermission { return .gateMisconfigured }
         if approvers.contains(where: { $0.caseInsensitiveCompare(login) == .orderedSame }) { return .allowed }
-        if byPermission, let permission {
-            let level = (try? await permission(login)) ?? "none"
-            if ["admin", "maintain", "write"].contains(level) { return .allowed }
+        if byPermission {
+            var level = known
+            if level == nil, let permission { level = (try? await permission(login)) ?? "none" }
+            if ["admin", "maintain", "write"].contains(level ?? "none") { return .allowed }
         }
         return .notApprover
+    }
+
+    /// The permission levels of the authors of `/fieldmedic` commands that are not approvers,
+    /// when write permission is enough: asked of GitHub *before* the ticket mutex is taken.
+    func permissionLevels(for comments: [GitHubComment]) async -> [String: String] {
+        guard config.github?.approveWithWritePermission == true, let permission else { return [:] }
+        let approvers = Set((config.github?.approvers ?? []).map { $0.lowercased() })
+        var levels: [String: String] = [:]
+        for comment in comments where ChatCommand.parse(comment.body) != nil {
+            let login = comment.author.lowercased()
+            guard !approvers.contains(login), levels[login] == nil else { continue }
+            levels[login] = (try? await permission(comment.author)) ?? "none"
+        }
+        return levels
     }
 
     // MARK: Guardrails

@@ -14,6 +14,9 @@ final class TicketMutex: Sendable {
 
     init() {}
 
+    /// Whether someone holds it now (for checks that no network call runs inside it).
+    var isHeld: Bool { state.withLock { $0.locked } }
+
     func run<T>(_ body: () async throws -> T) async rethrows -> T {
         await acquire()
         defer { release() }
