@@ -63,7 +63,13 @@ final class FakeDockerEngine: DockerEngine, @unchecked Sendable {
             _states[id]?.startedAt = Date()
         }
     }
-    func logs(_ id: String, tail: Int) throws(DockerError) -> String { "" }
+    private var _logsText = ""
+    /// What `logs` answers for every container.
+    var logsText: String {
+        get { lock.withLock { _logsText } }
+        set { lock.withLock { _logsText = newValue } }
+    }
+    func logs(_ id: String, tail: Int) throws(DockerError) -> String { lock.withLock { _logsText } }
     private var _diskUsageFails = false
     private var _diskUsageCalls = 0
     /// How often `GET /system/df` was asked (a read: not in `calls`).
@@ -103,11 +109,14 @@ final class FakeDockerEngine: DockerEngine, @unchecked Sendable {
         set { lock.withLock { _execResult = newValue } }
     }
     var execs: [(id: String, command: [String], input: String)] { lock.withLock { _execs } }
+    private var _execByProgram: [String: ProcessOutcome] = [:]
+    /// Answers by program (`command[0]`), before `execResult`.
+    func execAnswer(_ program: String, _ outcome: ProcessOutcome) { lock.withLock { _execByProgram[program] = outcome } }
     func exec(_ id: String, command: [String], environment: [String], input: Data, timeout: TimeInterval) throws(DockerError) -> ProcessOutcome {
         lock.withLock {
             _execs.append((id, command, String(decoding: input, as: UTF8.self)))
             _execEnvironments.append(environment)
-            return _execResult
+            return command.first.flatMap { _execByProgram[$0] } ?? _execResult
         }
     }
 }

@@ -111,6 +111,13 @@ struct Playbook: Sendable, Equatable {
             Entry(steps: [], policy: nil, manual: [
             "The service keeps restarting (history in the evidence): read its logs, `docker compose logs --tail 200 SERVICE`; restarting it again will not help.",
         ])
+        case .storageUnreachable:
+            // Storage holds the projects' files: never restarted without a person.
+            Entry(steps: [], policy: nil, manual: [
+                "Check that the storage service runs (`docker compose ps`) and its logs (`docker compose logs --tail 200 minio` or `rustfs`).",
+                "Check the endpoint in .env (`STORAGES` … `endpoint_url`): inside the stack use the service name (e.g. http://minio:9000), not the bridge gateway; a host firewall can block the containers from a host port.",
+                "A missing bucket: `docker compose logs createbuckets`, then `docker compose up createbuckets`.",
+            ])
         case .agentOffline:
             Entry(steps: [], policy: nil, manual: [
             "Check the host is up, then `systemctl status fieldmedic-agent` and `journalctl -u fieldmedic-agent` on it, and that it reaches the coordinator's port.",

@@ -18,6 +18,8 @@ struct AgentConfig: Sendable {
     var queue: Queue
     var status: Status?
     var tlsURL: String?
+    /// The object storage's public address, checked as a phone reaches it (`[storage] public_url`).
+    var storagePublicURL: String?
     var actions: ActionPolicy
 
     struct Compose: Sendable {
@@ -108,6 +110,10 @@ struct AgentConfig: Sendable {
         if let tlsURL, !tlsURL.hasPrefix("https://") {
             throw reader.fail("tls.url", "tls.url must start with https://, e.g. url = \"https://qfield.example.org\"")
         }
+        let storagePublicURL = try reader.string("storage.public_url")
+        if let storagePublicURL, !(storagePublicURL.hasPrefix("http://") || storagePublicURL.hasPrefix("https://")) {
+            throw reader.fail("storage.public_url", "storage.public_url must be an http(s) URL, e.g. public_url = \"https://storage.qfield.example.org\"")
+        }
         let actions = try ActionPolicy.load(reader)
         let enrolled = AgentIdentity.read(stateDir: stateDir)
         var identity: AgentIdentity?
@@ -128,6 +134,7 @@ struct AgentConfig: Sendable {
             queue: queue,
             status: status,
             tlsURL: tlsURL,
+            storagePublicURL: storagePublicURL,
             actions: actions)
         try reader.finish()
         return config
@@ -252,6 +259,12 @@ enum AgentConfigTemplate {
         # [tls]
         # The public address whose certificate (and chain) QField clients check.
         # url = "https://qfield.example.org"
+
+        # [storage]
+        # The object storage named in .env (STORAGES) is checked from inside the app container,
+        # as QFieldCloud reaches it. Its public address, if phones download from it directly,
+        # is also checked from this host:
+        # public_url = "https://storage.qfield.example.org"
 
         [thresholds]
         # Findings are raised at or above these.

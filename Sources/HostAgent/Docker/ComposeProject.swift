@@ -15,17 +15,28 @@ struct ComposeProject: Sendable {
         return Self.parseEnvironment(text)
     }
 
+    /// `.env` as compose reads it: `KEY=value`, `export KEY=value`, comments, quotes, and a
+    /// quoted value that spans lines (QFieldCloud's `STORAGES` JSON is written that way).
     static func parseEnvironment(_ text: String) -> [String: String] {
         var values: [String: String] = [:]
-        for raw in text.split(separator: "\n") {
-            var line = raw.trimmingCharacters(in: .whitespaces)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var index = 0
+        while index < lines.count {
+            var line = lines[index].trimmingCharacters(in: .whitespaces)
+            index += 1
             if line.hasPrefix("#") || line.isEmpty { continue }
             if line.hasPrefix("export ") { line = String(line.dropFirst(7)) }
             guard let equals = line.firstIndex(of: "=") else { continue }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces)
             var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
-                value = String(value.dropFirst().dropLast())
+            if let quote = value.first, quote == "\"" || quote == "'" {
+                // Until the closing quote, on this line or a later one; what follows it is ignored.
+                var collected = String(value.dropFirst())
+                while !collected.contains(quote) && index < lines.count {
+                    collected += "\n" + lines[index].trimmingCharacters(in: .init(charactersIn: "\r"))
+                    index += 1
+                }
+                value = collected.firstIndex(of: quote).map { String(collected[..<$0]) } ?? collected
             } else if let hash = value.range(of: " #") {
                 value = String(value[..<hash.lowerBound]).trimmingCharacters(in: .whitespaces)
             }

@@ -78,6 +78,9 @@ struct ProbeSet: Sendable {
                 oldestPendingThreshold: thresholds.oldestPending))
         }
         if let status = config.status { probes.append(StatusProbe(url: status.url, host: status.host)) }
+        if config.compose.directory != nil || config.storagePublicURL != nil {
+            probes.append(StorageProbe(compose: config.composeProject(runner: runner), engine: config.dockerEngine, publicURL: config.storagePublicURL))
+        }
         if let url = config.tlsURL { probes.append(TLSProbe(url: url, warnDays: thresholds.tlsDays)) }
         return ProbeSet(probes: probes)
     }

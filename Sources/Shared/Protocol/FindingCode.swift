@@ -22,6 +22,7 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
     case appStatusError = "app.status_error"
     case tlsExpiring = "tls.expiring"
     case tlsInvalid = "tls.invalid"
+    case storageUnreachable = "storage.unreachable"
     // The coordinator's own, from trends and silence.
     case diskFullPredicted = "disk.full_predicted"
     case queueBacklogGrowing = "queue.backlog_growing"
@@ -35,7 +36,8 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
     public var origin: Origin {
         switch self {
         case .serviceDown, .serviceUnhealthy, .serviceRestarting, .serviceOOMKilled, .serviceFailed, .dbUnreachable, .queueStuck,
-             .queueBacklog, .queueQueryFailed, .diskHigh, .diskInodesHigh, .memoryHigh, .appStatusError, .tlsExpiring, .tlsInvalid:
+             .queueBacklog, .queueQueryFailed, .diskHigh, .diskInodesHigh, .memoryHigh, .appStatusError, .tlsExpiring, .tlsInvalid,
+             .storageUnreachable:
             .agent
         case .diskFullPredicted, .queueBacklogGrowing, .serviceCrashloop, .agentOffline:
             .coordinator
