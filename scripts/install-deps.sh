@@ -13,6 +13,7 @@ packages=(
   nginx                                            # demo and benchmarks
   iproute2 procps ca-certificates curl sqlite3     # ss/pgrep/TLS roots/curl/sqlite3 CLI
   python3                                          # free-port picking in testenv.sh (docker-compose needs it anyway)
+  python3-venv                                     # the test venv with moto (a real S3 endpoint), below
   debhelper dpkg-dev lintian                       # scripts/package.sh: dpkg-buildpackage, dpkg-shlibdeps, objdump, lintian
   systemd                                          # scripts/package.sh: systemd-analyze security --offline=true
   debootstrap                                      # scripts/package-test.sh: the clean bookworm root filesystem
@@ -33,8 +34,26 @@ for pkg in "${packages[@]}"; do
   [ "$status" = installed ] || missing+=("$pkg")
 done
 
+# PyPI packages the tests run as real servers, in a venv of their own (Debian's Python is
+# externally managed): moto serves S3 on loopback for the storage probe's tests.
+# FIELDMEDIC_TEST_VENV chooses where (scripts/testenv.sh reads the same variable).
+venv=${FIELDMEDIC_TEST_VENV:-/var/cache/fieldmedic-test/venv}
+python_packages=("moto[server]==5.2.5")
+ensure_test_venv() {
+  if [ -x "$venv/bin/moto_server" ] && "$venv/bin/python3" -c 'import moto' 2>/dev/null; then
+    log "test venv ready ($venv)"
+    return 0
+  fi
+  log "creating the test venv in $venv: ${python_packages[*]}"
+  mkdir -p "$(dirname "$venv")"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "${python_packages[@]}"
+  "$venv/bin/python3" -c 'import moto' || { log "error: moto did not install into $venv" >&2; exit 1; }
+}
+
 if [ ${#missing[@]} -eq 0 ] && [ "${FIELDMEDIC_FORCE_APT:-0}" != 1 ]; then
   log "all ${#packages[@]} packages already installed (FIELDMEDIC_FORCE_APT=1 to run apt anyway)"
+  ensure_test_venv
   exit 0
 fi
 [ ${#missing[@]} -eq 0 ] || log "missing: ${missing[*]}"
@@ -71,4 +90,5 @@ fi
 if command -v pg_lsclusters >/dev/null 2>&1 && pg_lsclusters --no-header 2>/dev/null | grep -q online; then
   log "note: a system PostgreSQL cluster is online; the tests do not use it"
 fi
+ensure_test_venv
 log "done"

@@ -12,7 +12,7 @@
 #   testenv_print_logs [LINES]   tail of the engine and database logs
 #   testenv_stop [DIR]     stop everything; safe to call twice
 #
-# Exported by testenv_start: DOCKER_HOST, FIELDMEDIC_TEST_DOCKER_SOCKET, FIELDMEDIC_TEST_{IMAGE,PSQL_IMAGE},
+# Exported by testenv_start: DOCKER_HOST, FIELDMEDIC_TEST_DOCKER_SOCKET, FIELDMEDIC_TEST_{IMAGE,PSQL_IMAGE,MOTO_SERVER},
 # FIELDMEDIC_TEST_PG_{DSN,PORT,SOCKET_DIR,USER,PASSWORD,DB}, FIELDMEDIC_TESTENV_DIR,
 # FIELDMEDIC_REPO_ROOT. By testbed_up (the last one brought up):
 # FIELDMEDIC_TESTBED_{DIR,PROJECT,APP_PORT,HTTP_PORT,HOST}.
@@ -26,7 +26,9 @@ FIELDMEDIC_TEST_IMAGE=fieldmedic/busybox:test
 # The testbed's db service: busybox plus the host's real psql, so that the agent's
 # queue.mode = "docker-exec" runs psql inside the db container, as on a real install.
 FIELDMEDIC_TEST_PSQL_IMAGE=fieldmedic/psql:test
-export FIELDMEDIC_REPO_ROOT FIELDMEDIC_TEST_IMAGE FIELDMEDIC_TEST_PSQL_IMAGE
+# moto's S3 server, from the venv scripts/install-deps.sh makes; the storage tests start it on loopback.
+FIELDMEDIC_TEST_MOTO_SERVER=${FIELDMEDIC_TEST_VENV:-/var/cache/fieldmedic-test/venv}/bin/moto_server
+export FIELDMEDIC_REPO_ROOT FIELDMEDIC_TEST_IMAGE FIELDMEDIC_TEST_PSQL_IMAGE FIELDMEDIC_TEST_MOTO_SERVER
 
 # The app user and database a QFieldCloud install has (its .env: POSTGRES_USER, POSTGRES_DB).
 # The password is a fixed fake: the cluster listens on 127.0.0.1 only and lives for one run.

@@ -47,7 +47,8 @@ import Testing
 
     @Test func busyboxWgetAndPythonAnswersAreRead() {
         func outcome(_ status: Int32, out: String = "", err: String = "") -> ProcessOutcome { ProcessOutcome(status: status, stdout: out, stderr: err, timedOut: false) }
-        #expect(StorageProbe.parseWget(outcome(0, err: "  HTTP/1.1 200 OK\n  Content-Type: text/html\n")) == .status(200))
+        #expect(StorageProbe.parseWget(outcome(0, err: "Connecting to minio:9000 (172.18.0.4:9000)\nremote file exists\n")) == .status(200))
+        #expect(StorageProbe.parseWget(outcome(8, err: "HTTP request sent, awaiting response... 403 Forbidden\n")) == .status(403), "GNU wget")
         #expect(StorageProbe.parseWget(outcome(1, err: "wget: server returned error: HTTP/1.1 404 Not Found\n")) == .status(404))
         #expect(StorageProbe.parseWget(outcome(1, err: "wget: can't connect to remote host (172.18.0.5): Connection refused\n"))
             == .failed("can't connect to remote host (172.18.0.5): Connection refused"))
@@ -85,6 +86,13 @@ import Testing
         let down = await probe.collect()
         #expect(down.findings.map(\.code) == ["storage.unreachable"])
         #expect(down.findings.first?.evidence["from"]?.contains("app container") == true)
+
+        // A tool that crashes (busybox wget with -S) says nothing about the storage.
+        engine.execAnswer("wget", ProcessOutcome(status: 139, stdout: "", stderr: "", timedOut: false))
+        let crashed = await probe.collect()
+        #expect(crashed.findings.isEmpty)
+        #expect(crashed.error?.contains("signal 11") == true)
+        #expect(engine.execs.last?.command == ["wget", "--spider", "http://minio:9000/qfieldcloud-local"])
 
         // Neither tool: the probe could not look, and says so instead of guessing.
         engine.execAnswer("wget", ProcessOutcome(status: 127, stdout: "", stderr: "", timedOut: false))

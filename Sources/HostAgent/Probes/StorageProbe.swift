@@ -127,12 +127,16 @@ struct StorageProbe: Probe {
             if outcome.status != 126 && outcome.status != 127 && !outcome.timedOut { return Self.parsePython(outcome) }
             if outcome.timedOut { return .failed("no answer within \(DurationText.format(timeout))") }
         }
-        let wget = ["wget", "-q", "-S", "--spider", "-T", String(Int(timeout)), url]
+        // No -S or -T: Debian's static busybox wget crashes (SIGSEGV) with either; the exec's
+        // own deadline bounds the wait.
+        let wget = ["wget", "--spider", url]
         guard let outcome = try? engine.exec(container.id, command: wget, environment: [], input: Data(), timeout: timeout + 2) else {
             return .couldNotLook("the Docker engine refused the exec in \(container.name)")
         }
         if outcome.status == 126 || outcome.status == 127 { return .couldNotLook("neither python3 nor wget runs in \(container.name)") }
         if outcome.timedOut { return .failed("no answer within \(DurationText.format(timeout))") }
+        // Killed by a signal: the tool failed, which says nothing about the storage.
+        if outcome.status > 128 { return .couldNotLook("wget in \(container.name) died with signal \(outcome.status - 128)") }
         return Self.parseWget(outcome)
     }
 
@@ -154,10 +158,15 @@ struct StorageProbe: Probe {
         return .failed(Redactor.redact(String(why.prefix(300))))
     }
 
-    /// busybox: "HTTP/1.1 200 OK" headers on stderr with -S, "server returned error: HTTP/1.1
-    /// 404 Not Found", "can't connect to remote host (…): Connection refused", "bad address".
+    /// busybox: "remote file exists", "server returned error: HTTP/1.1 404 Not Found",
+    /// "can't connect to remote host (…): Connection refused", "bad address"; GNU wget prints
+    /// "HTTP request sent, awaiting response... 404 Not Found".
     static func parseWget(_ outcome: ProcessOutcome) -> Answer {
         let text = outcome.stderr + "\n" + outcome.stdout
+        if text.contains("remote file exists") { return .status(200) }
+        if let range = text.range(of: #"awaiting response\.\.\. (\d{3})"#, options: .regularExpression), let code = Int(text[range].suffix(3)) {
+            return .status(code)
+        }
         if let range = text.range(of: #"HTTP/\d(\.\d)? (\d{3})"#, options: .regularExpression) {
             let digits = text[range].suffix(3)
             if let code = Int(digits) { return .status(code) }
