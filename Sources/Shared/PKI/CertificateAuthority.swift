@@ -5,16 +5,22 @@ import X509
 
 /// The coordinator's private CA: it signs the coordinator's server certificate and every
 /// agent's client certificate. P-256 keys throughout.
-public struct CertificateAuthority: Sendable {
+///
+/// Services that hold it are logged with `String(describing:)` by swift-service-lifecycle:
+/// its description and reflection name the CA, never the key.
+public struct CertificateAuthority: Sendable, RedactedReflection {
     public let certificate: Certificate
     private let key: Certificate.PrivateKey
-    public let keyPEM: String
+    /// The private key as PKCS#8 PEM, for `init` to write to its 0600 file.
+    public let keyPEM: Secret
 
     public init(certificate: Certificate, key: P256.Signing.PrivateKey) {
         self.certificate = certificate
         self.key = Certificate.PrivateKey(key)
-        self.keyPEM = key.pemRepresentation + "\n"
+        self.keyPEM = Secret(key.pemRepresentation + "\n")
     }
+
+    public var redactedSummary: String { "subject: \(certificate.subject)" }
 
     /// Loads the CA from its certificate and key files (the key must be mode 0600).
     public init(certificatePath: String, keyPath: String) throws {
