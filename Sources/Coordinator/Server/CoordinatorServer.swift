@@ -30,11 +30,10 @@ struct CoordinatorServer {
             details: ["agents_listen": config.agentsListen.description, "operator_listen": config.operatorListen.description,
                       "version": FieldMedicVersion.current]))
 
-        let agentRouter = Router(context: AgentRequestContext.self)
-        AgentAPI(
+        let agentRouter = AgentAPI(
             fleet: fleet, authenticator: AgentAuthenticator(store: store, clock: clock, rejections: rejections, cache: fleet.authorizations),
             maxBodyBytes: config.maxBodyBytes, maxLongPoll: config.maxLongPoll
-        ).register(on: agentRouter)
+        ).makeRouter()
 
         let tls = try Self.tlsConfiguration(paths: paths, authority: authority)
         let agentServer = HTTPServerBuilder { responder in
@@ -71,10 +70,8 @@ struct CoordinatorServer {
             .init(service: ShutdownHook(notifier: fleet.notifier)),
         ]
         if let webhook = tickets.webhook, let address = config.tickets.webhookListen {
-            let webhookRouter = Router(context: BasicRequestContext.self)
-            webhook.register(on: webhookRouter)
             services.append(.init(service: Application(
-                router: webhookRouter,
+                router: webhook.makeRouter(),
                 configuration: .init(address: .hostname(address.host, port: address.port), serverName: "fieldmedic-webhook"),
                 onServerRunning: { channel in
                     agentLogger.info("GitHub webhook listener ready", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])

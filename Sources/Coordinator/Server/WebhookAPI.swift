@@ -15,11 +15,17 @@ struct WebhookAPI: Sendable {
     let clock: any WallClock
     let logger: Logger
 
-    func register(on router: Router<BasicRequestContext>) {
+    /// Reachable without the signature; the route-walk test holds every other route to 401.
+    static let publicRoutes: Set<String> = ["GET /healthz"]
+
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        // The signature covers the raw body, so `receive` checks it before it parses anything.
         router.post("/github/webhook") { request, context in
             try await receive(request, context: context)
         }
         router.get("/healthz") { _, _ in "ok\n" }
+        return router
     }
 
     func receive(_ request: Request, context: BasicRequestContext) async throws -> Response {
