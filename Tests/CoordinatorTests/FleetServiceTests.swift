@@ -28,6 +28,17 @@ final class FleetFixture {
         let grant = try await fleet.enroll(EnrollRequest(token: token.text, name: name, csrPEM: try key.certificateSigningRequest(name: name)), peer: "127.0.0.1")
         return (grant, key)
     }
+
+    /// Who the holder of `grant`'s certificate is, as the authenticator would find it.
+    static func principal(_ grant: CertificateGrant) throws -> AgentPrincipal {
+        let certificate = try PEMFile.certificate(fromPEM: grant.certificatePEM, what: "grant")
+        return AgentPrincipal(name: grant.agent, serial: grant.serial, keySHA256: certificate.publicKey.sha256Fingerprint)
+    }
+
+    func authorize(_ grant: CertificateGrant, as agent: String? = nil) async throws -> AuthorizationDecision {
+        let principal = try Self.principal(grant)
+        return try await store.authorize(agent: agent ?? principal.name, serial: principal.serial, keySHA256: principal.keySHA256)
+    }
 }
 
 @Suite struct EnrollmentTests {
@@ -38,7 +49,7 @@ final class FleetFixture {
         #expect(certificate.agentName == "vps-1")
         #expect(certificate.publicKey == .init(key.key.publicKey))
         #expect(grant.caPEM == f.fleet.caPEM)
-        #expect(try await f.store.authorize(agent: "vps-1", serial: grant.serial) == .allowed)
+        #expect(try await f.authorize(grant) == .allowed)
         let agent = try #require(try await f.store.agent(named: "vps-1"))
         #expect(agent.state == .active)
         #expect(agent.certificateSerial == grant.serial)
@@ -105,12 +116,12 @@ final class FleetFixture {
     @Test func revocationIsCheckedOnEveryRequest() async throws {
         let f = try FleetFixture()
         let (grant, key) = try await f.enroll("vps-1")
-        let renewed = try await f.fleet.renew(agent: "vps-1", request: RenewRequest(csrPEM: try key.certificateSigningRequest(name: "vps-1")))
+        let renewed = try await f.fleet.renew(agent: try FleetFixture.principal(grant), request: RenewRequest(csrPEM: try key.certificateSigningRequest(name: "vps-1")))
         #expect(renewed.serial != grant.serial)
         #expect(try await f.fleet.revoke(name: "vps-1", actor: "t") == 2)
-        #expect(try await f.store.authorize(agent: "vps-1", serial: grant.serial) == .revoked)
-        #expect(try await f.store.authorize(agent: "vps-1", serial: renewed.serial) == .revoked)
-        #expect(try await f.store.authorize(agent: "ghost", serial: grant.serial) == .unknownAgent)
+        #expect(try await f.authorize(grant) == .revoked)
+        #expect(try await f.authorize(renewed) == .revoked)
+        #expect(try await f.authorize(grant, as: "ghost") == .unknownAgent)
         await #expect(throws: FleetError.unknownAgent("ghost")) { try await f.fleet.revoke(name: "ghost", actor: "t") }
     }
 
@@ -118,7 +129,7 @@ final class FleetFixture {
         let f = try FleetFixture(certificateLifetime: 600)
         let (grant, key) = try await f.enroll("vps-1")
         f.clock.advance(400)
-        let renewed = try await f.fleet.renew(agent: "vps-1", request: RenewRequest(csrPEM: try key.certificateSigningRequest(name: "other")))
+        let renewed = try await f.fleet.renew(agent: try FleetFixture.principal(grant), request: RenewRequest(csrPEM: try key.certificateSigningRequest(name: "other")))
         let certificate = try PEMFile.certificate(fromPEM: renewed.certificatePEM, what: "renewed")
         #expect(certificate.agentName == "vps-1")
         #expect(renewed.notAfter.timeIntervalSince(grant.notAfter) >= 399)
