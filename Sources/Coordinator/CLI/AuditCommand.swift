@@ -15,9 +15,16 @@ struct AuditCommand: AsyncParsableCommand {
         func run() async throws {
             let config = try options.load()
             let store = try SQLiteCoordinatorStore(path: config.paths.database, readonly: true)
-            switch try await store.verifyAudit() {
+            print(try Self.verdict(try await store.verifyAudit(), database: config.paths.database))
+        }
+
+        /// An empty chain is not intact: every data directory starts with its initialisation row.
+        static func verdict(_ verdict: ChainVerdict, database: String) throws -> String {
+            switch verdict {
+            case .intact(let head) where head.count == 0:
+                throw OperationalError("audit log empty: \(database) has not even its initialisation row; it was replaced or emptied")
             case .intact(let head):
-                print("audit log intact: \(head.count) rows, head \(head.hash)")
+                return "audit log intact: \(head.count) rows, head \(head.hash)"
             case .broken(let failure):
                 throw OperationalError("audit log broken at \(failure)")
             }
