@@ -347,7 +347,7 @@ final class FleetFixture {
             #expect(error.description.contains("HOST:PORT"))
         }
         try "data_dir = \"/x\"\n[agents]\ncert_lifetime = \"30d\"\nbogus = 1\n".write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(throws: ConfigError(file: path, line: 4, message: "unknown key \"agents.bogus\"; keys in [agents] are: cert_lifetime, offline_after, token_lifetime")) {
+        #expect(throws: ConfigError(file: path, line: 4, message: "unknown key \"agents.bogus\"; keys in [agents] are: cert_lifetime, offline_after, public_url, token_lifetime")) {
             try CoordinatorConfig.load(path: path)
         }
     }

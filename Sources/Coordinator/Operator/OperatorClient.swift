@@ -26,7 +26,7 @@ struct OperatorClient {
 
     /// Queues a command and waits until the agent answered or `timeout` passed.
     func awaitCommand(agent: String, request: QueueCommandRequest, timeout: TimeInterval) throws -> CommandRecord {
-        var record = try post("/operator/agents/\(agent)/commands", request, as: CommandRecord.self)
+        var record = try post(try OperatorPath.agent(agent, "/commands"), request, as: CommandRecord.self)
         let deadline = Date().addingTimeInterval(timeout)
         while !record.state.isFinished {
             let remaining = deadline.timeIntervalSinceNow

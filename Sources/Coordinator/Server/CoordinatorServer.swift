@@ -15,10 +15,10 @@ struct CoordinatorServer {
 
     func run() async throws {
         let paths = config.paths
-        let store = try SQLiteCoordinatorStore(path: paths.database)
+        let store = try SQLiteCoordinatorStore.openInitialised(paths)
         let authority = try CertificateAuthority(certificatePath: paths.caCertificate, keyPath: paths.caKey)
-        let operatorToken = try SecretFile.readString(paths.operatorToken, what: "operator token")
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let secrets = try CoordinatorSecrets.load(config)
+        for warning in config.warnings { logger.warning("\(warning)") }
         let clock = SystemClock()
         let fleet = try FleetService(
             store: store, authority: authority, certificateLifetime: config.certificateLifetime,
@@ -50,10 +50,11 @@ struct CoordinatorServer {
             },
             logger: logger)
 
-        let tickets = try TicketServices.make(config: config, store: store, fleet: fleet, clock: clock, logger: logger)
-        let operatorRouter = Router(context: BasicRequestContext.self)
-        OperatorAPI(fleet: fleet, token: operatorToken, offlineAfter: config.offlineAfter, rejections: rejections).register(on: operatorRouter)
-        TicketOperatorAPI(engine: tickets.engine, mode: config.tickets.mode, mentions: config.tickets.github?.mentions ?? [], predict: config.tickets.predict).register(on: operatorRouter)
+        let tickets = try TicketServices.make(config: config, secrets: secrets, store: store, fleet: fleet, clock: clock, logger: logger)
+        let operatorRouter = OperatorRouter.make(token: secrets.operatorToken, rejections: rejections, routes: [
+            OperatorAPI(fleet: fleet, offlineAfter: config.offlineAfter),
+            TicketOperatorAPI(engine: tickets.engine, mode: config.tickets.mode, mentions: config.tickets.github?.mentions ?? [], predict: config.tickets.predict),
+        ])
         let operatorApp = Application(
             router: operatorRouter,
             configuration: .init(address: .hostname(config.operatorListen.host, port: config.operatorListen.port), serverName: "fieldmedic-operator"),

@@ -74,14 +74,24 @@ public final class ConfigReader {
         return flag
     }
 
-    /// A duration written as a string: `"90s"`, `"5m"`, `"1h"`, `"7d"`.
-    public func duration(_ key: String, default fallback: TimeInterval, minimum: TimeInterval = 0) throws(ConfigError) -> TimeInterval {
+    /// No duration in a config file is longer than this (ten years): past it, dates overflow
+    /// and certificates cannot be made.
+    public static let longestDuration: TimeInterval = 3650 * 86_400
+
+    /// A duration written as a string: `"90s"`, `"5m"`, `"1h"`, `"7d"`, between `minimum`
+    /// and `maximum`.
+    public func duration(
+        _ key: String, default fallback: TimeInterval, minimum: TimeInterval = 0, maximum: TimeInterval = ConfigReader.longestDuration
+    ) throws(ConfigError) -> TimeInterval {
         guard let value = value(key) else { return fallback }
-        guard let text = value.string, let seconds = DurationText.parse(text) else {
+        guard let text = value.string, let seconds = DurationText.parse(text), seconds.isFinite else {
             throw fail(key, "\(key) must be a duration string such as \"90s\", \"5m\", \"1h\" or \"7d\"")
         }
         if seconds < minimum {
             throw fail(key, "\(key) must be at least \"\(DurationText.format(minimum))\", not \"\(text)\"")
+        }
+        if seconds > maximum {
+            throw fail(key, "\(key) must be at most \"\(DurationText.format(maximum))\", not \"\(text)\"")
         }
         return seconds
     }
