@@ -126,6 +126,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
         let config = try options.load()
         let who = config.identity.map { "agent \($0.name) → \($0.coordinatorURL)" } ?? "no identity yet"
         let enrolled = config.paths.isEnrolled ? "enrolled" : "not enrolled yet"
+        if config.paths.isEnrolled { try config.paths.checkKey() }
         print("\(options.config): ok (\(who), reports every \(DurationText.format(config.reportInterval)), \(enrolled))")
     }
 }
