@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Shared
 import X509
 
@@ -15,11 +16,15 @@ struct FleetService: Sendable {
     let notifier: Notifier
     let polls = PollRegistry()
     let authorizations = AuthorizationCache()
+    /// Refused peers, folded and throttled; shared by enrollment and the authenticators.
+    let rejections: RejectionLog
 
     init(
         store: any CoordinatorStore, authority: CertificateAuthority, certificateLifetime: TimeInterval,
-        tokenLifetime: TimeInterval, clock: any WallClock = SystemClock(), notifier: Notifier = Notifier()
+        tokenLifetime: TimeInterval, clock: any WallClock = SystemClock(), notifier: Notifier = Notifier(),
+        logger: Logger = Logger(label: "fieldmedic.coordinator")
     ) throws {
+        self.rejections = RejectionLog(store: store, clock: clock, logger: logger)
         self.store = store
         self.authority = authority
         self.caPEM = try PEMFile.pem(authority.certificate)
@@ -50,10 +55,12 @@ struct FleetService: Sendable {
 
     func enroll(_ request: EnrollRequest, peer: String) async throws -> CertificateGrant {
         let now = clock.now()
+        // Through the rejection log: folded per peer and reason, the unchecked name cut short,
+        // so refusals cannot grow the database (D3).
         func reject(_ error: FleetError, tokenID: String?) async throws -> Never {
-            try await store.appendAudit(
-                AuditEntry(at: now, actor: "peer:\(peer)", action: "token.rejected", subject: request.name,
-                           details: ["token": tokenID ?? "-", "reason": error.code]))
+            await rejections.record(
+                peer: peer, reason: error.code, action: "token.rejected",
+                details: ["token": tokenID ?? "-", "name": String(request.name.prefix(64))])
             throw error
         }
         let token: JoinToken

@@ -30,6 +30,9 @@ struct AgentAPI: Sendable {
             Response(status: .ok, headers: [.contentType: "application/x-pem-file"], body: .init(byteBuffer: .init(string: fleet.caPEM)))
         }
         open.post("/v1/enroll") { request, context in
+            guard await fleet.rejections.allows(peer: context.remoteAddress) else {
+                throw APIError(.tooManyRequests, "too_many_refusals", "too many refused enrollments from \(context.remoteAddress); wait a minute")
+            }
             let body = try await request.decodeBody(EnrollRequest.self, limit: maxBodyBytes)
             do {
                 let grant = try await fleet.enroll(body, peer: context.remoteAddress)

@@ -80,34 +80,3 @@ struct AgentAuthenticator: Sendable {
         }
     }
 }
-
-/// Audits rejected peers without letting a scanner flood the log: at most one row per peer
-/// and reason a minute, with the count of the ones folded into it.
-actor RejectionLog {
-    private let store: any CoordinatorStore
-    private let clock: any WallClock
-    private let window: TimeInterval
-    private var lastWritten: [String: Date] = [:]
-    private var suppressed: [String: Int] = [:]
-
-    init(store: any CoordinatorStore, clock: any WallClock, window: TimeInterval = 60) {
-        self.store = store
-        self.clock = clock
-        self.window = window
-    }
-
-    func record(peer: String, reason: String, action: String = "auth.rejected") async {
-        let key = "\(action)|\(peer)|\(reason)"
-        let now = clock.now()
-        if let last = lastWritten[key], now.timeIntervalSince(last) < window {
-            suppressed[key, default: 0] += 1
-            return
-        }
-        lastWritten[key] = now
-        let folded = suppressed.removeValue(forKey: key) ?? 0
-        if lastWritten.count > 10_000 { lastWritten = lastWritten.filter { now.timeIntervalSince($0.value) < window } }
-        try? await store.appendAudit(
-            AuditEntry(at: now, actor: "peer:\(peer)", action: action, subject: peer,
-                       details: ["reason": reason, "suppressed_since_last": String(folded)]))
-    }
-}

@@ -22,8 +22,8 @@ struct CoordinatorServer {
         let clock = SystemClock()
         let fleet = try FleetService(
             store: store, authority: authority, certificateLifetime: config.certificateLifetime,
-            tokenLifetime: config.tokenLifetime, clock: clock)
-        let rejections = RejectionLog(store: store, clock: clock)
+            tokenLifetime: config.tokenLifetime, clock: clock, logger: logger)
+        let rejections = fleet.rejections
 
         try await store.appendAudit(AuditEntry(
             at: clock.now(), actor: "coordinator", action: "config.loaded", subject: config.path,

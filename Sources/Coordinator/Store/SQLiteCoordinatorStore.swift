@@ -336,14 +336,34 @@ final class SQLiteCoordinatorStore: CoordinatorStore {
         let head = try Row.fetchOne(db, sql: "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
         let id: Int64 = (head?["id"] as Int64? ?? 0) + 1
         let previous: String = head?["hash"] ?? HashChain.genesis
-        let details = String(decoding: HashChain.canonical(entry.details.mapValues(Redactor.redact)), as: UTF8.self)
+        // Bounded: whatever a peer sends, one row stays a few KB (D3).
+        var details: [String: String] = [:]
+        for key in entry.details.keys.sorted().prefix(Self.maxDetails) {
+            details[Self.bounded(key, Self.maxField)] = Self.bounded(Redactor.redact(entry.details[key] ?? ""), Self.maxDetail)
+        }
+        if entry.details.count > Self.maxDetails { details["_omitted"] = "\(entry.details.count - Self.maxDetails) more details" }
+        let encoded = String(decoding: HashChain.canonical(details), as: UTF8.self)
         var record = AuditRecord(
-            id: id, at: WireDate.format(entry.at), actor: entry.actor, action: entry.action, subject: entry.subject,
-            details: details, previousHash: previous, hash: "")
+            id: id, at: WireDate.format(entry.at), actor: Self.bounded(entry.actor, Self.maxField), action: Self.bounded(entry.action, Self.maxField),
+            subject: Self.bounded(entry.subject, Self.maxField),
+            details: encoded, previousHash: previous, hash: "")
         record.hash = HashChain.link(previous: previous, canonical: record.canonical)
         try db.execute(
             sql: "INSERT INTO audit_log (id, at, actor, action, subject, details, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             arguments: [record.id, record.at, record.actor, record.action, record.subject, record.details, record.previousHash, record.hash])
+    }
+
+    static let maxField = 256
+    static let maxDetail = 1024
+    static let maxDetails = 64
+
+    /// At most `limit` Unicode scalars (so at most 4 × `limit` bytes), marked when cut.
+    static func bounded(_ text: String, _ limit: Int) -> String {
+        let scalars = text.unicodeScalars
+        guard scalars.count > limit else { return text }
+        var cut = String.UnicodeScalarView()
+        cut.append(contentsOf: scalars.prefix(limit))
+        return String(cut) + "…[\(text.utf8.count) bytes]"
     }
 
     // MARK: Row mapping
