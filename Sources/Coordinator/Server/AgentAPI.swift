@@ -16,9 +16,12 @@ struct AgentAPI: Sendable {
     let authenticator: AgentAuthenticator
     let maxBodyBytes: Int
     let maxLongPoll: TimeInterval
+    var logger = Logger(label: "fieldmedic.coordinator")
 
     func makeRouter() -> Router<AgentRequestContext> {
         let router = Router(context: AgentRequestContext.self)
+        // Router-level: wraps every route, whatever the order they are added in.
+        router.add(middleware: ErrorRenderingMiddleware(logger: logger))
         register(on: router)
         return router
     }

@@ -32,7 +32,7 @@ struct CoordinatorServer {
 
         let agentRouter = AgentAPI(
             fleet: fleet, authenticator: AgentAuthenticator(store: store, clock: clock, rejections: rejections, cache: fleet.authorizations),
-            maxBodyBytes: config.maxBodyBytes, maxLongPoll: config.maxLongPoll
+            maxBodyBytes: config.maxBodyBytes, maxLongPoll: config.maxLongPoll, logger: logger
         ).makeRouter()
 
         let tls = try Self.tlsConfiguration(paths: paths, authority: authority)
@@ -54,7 +54,7 @@ struct CoordinatorServer {
         let operatorRouter = OperatorRouter.make(token: secrets.operatorToken, rejections: rejections, routes: [
             OperatorAPI(fleet: fleet, offlineAfter: config.offlineAfter),
             TicketOperatorAPI(engine: tickets.engine, mode: config.tickets.mode, mentions: config.tickets.github?.mentions ?? [], predict: config.tickets.predict),
-        ])
+        ], logger: logger)
         let operatorApp = Application(
             router: operatorRouter,
             configuration: .init(address: .hostname(config.operatorListen.host, port: config.operatorListen.port), serverName: "fieldmedic-operator"),

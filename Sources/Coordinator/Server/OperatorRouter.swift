@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import Shared
 
 /// A set of operator routes. They are only ever registered on the group `OperatorRouter.make`
@@ -17,8 +18,11 @@ protocol OperatorRoutes: Sendable {
 
 /// The operator listener's router: every route under `/operator`, behind the token.
 enum OperatorRouter {
-    static func make(token: Secret, rejections: RejectionLog, routes: [any OperatorRoutes]) -> Router<BasicRequestContext> {
+    static func make(
+        token: Secret, rejections: RejectionLog, routes: [any OperatorRoutes], logger: Logger = Logger(label: "fieldmedic.coordinator")
+    ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorRenderingMiddleware(logger: logger))
         // The middleware is on the group before any route is added to it (a group's
         // middleware only wraps routes added after it).
         let group = router.group("/operator").add(middleware: OperatorTokenMiddleware(token: token, rejections: rejections))

@@ -20,6 +20,7 @@ struct WebhookAPI: Sendable {
 
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorRenderingMiddleware(logger: logger))
         // The signature covers the raw body, so `receive` checks it before it parses anything.
         router.post("/github/webhook") { request, context in
             try await receive(request, context: context)
