@@ -22,6 +22,9 @@ import Testing
         #expect(throws: DataDirectoryError.databaseMissing(database: d.paths.database, caKey: d.paths.caKey)) {
             try SQLiteCoordinatorStore.openInitialised(d.paths)
         }
+        #expect(throws: DataDirectoryError.databaseMissing(database: d.paths.database, caKey: d.paths.caKey)) {
+            try SQLiteCoordinatorStore.checkInitialised(d.paths)
+        }
         #expect(!FileManager.default.fileExists(atPath: d.paths.database))
         #expect(DataDirectoryError.databaseMissing(database: d.paths.database, caKey: d.paths.caKey).description.contains("Restore"))
     }
@@ -29,6 +32,9 @@ import Testing
     @Test func anEmptyDatabaseBesideTheCAIsRefused() throws {
         let d = try Directory()
         FileManager.default.createFile(atPath: d.paths.database, contents: Data())
+        #expect(throws: DataDirectoryError.databaseEmpty(database: d.paths.database, caKey: d.paths.caKey)) {
+            try SQLiteCoordinatorStore.checkInitialised(d.paths)
+        }
         #expect(throws: DataDirectoryError.databaseEmpty(database: d.paths.database, caKey: d.paths.caKey)) {
             try SQLiteCoordinatorStore.openInitialised(d.paths)
         }
@@ -38,6 +44,7 @@ import Testing
         let d = try Directory()
         try await SQLiteCoordinatorStore(path: d.paths.database).appendAudit(AuditEntry(actor: "operator", action: "coordinator.initialised", subject: d.paths.dataDir))
         _ = try SQLiteCoordinatorStore.openInitialised(d.paths)
+        try SQLiteCoordinatorStore.checkInitialised(d.paths)
     }
 
     @Test func anEmptyAuditLogIsNotIntact() throws {

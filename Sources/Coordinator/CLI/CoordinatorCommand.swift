@@ -68,6 +68,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
         _ = try PEMFile.readCertificate(paths.serverCertificate, what: "server certificate")
         _ = try SecretFile.readString(paths.serverKey, what: "server private key")
         _ = try CoordinatorSecrets.load(config)
+        try SQLiteCoordinatorStore.checkInitialised(paths)
         let tickets = config.tickets
         print("\(options.config): ok (agents on \(config.agentsListen), operator API on \(config.operatorListen), data in \(config.dataDir))")
         let sink = tickets.github.map { "GitHub \($0.repository)" + ($0.tokenFile == nil ? " (no token: read-only, public repos)" : "") } ?? "outbox \(paths.outbox)"

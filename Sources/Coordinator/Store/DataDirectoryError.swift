@@ -31,8 +31,28 @@ extension SQLiteCoordinatorStore {
             throw DataDirectoryError.databaseMissing(database: paths.database, caKey: paths.caKey)
         }
         let store = try SQLiteCoordinatorStore(path: paths.database)
-        let rows = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_log") ?? 0 }
-        guard rows > 0 else { throw DataDirectoryError.databaseEmpty(database: paths.database, caKey: paths.caKey) }
+        try checkAuditLog(store, paths)
         return store
+    }
+
+    /// The same checks without writing anything, for `check-config`.
+    static func checkInitialised(_ paths: CoordinatorPaths) throws {
+        let files = FileManager.default
+        guard files.fileExists(atPath: paths.caKey) else { throw DataDirectoryError.notInitialised(caKey: paths.caKey) }
+        guard files.fileExists(atPath: paths.database) else {
+            throw DataDirectoryError.databaseMissing(database: paths.database, caKey: paths.caKey)
+        }
+        guard let size = try? files.attributesOfItem(atPath: paths.database)[.size] as? Int, size > 0 else {
+            throw DataDirectoryError.databaseEmpty(database: paths.database, caKey: paths.caKey)
+        }
+        try checkAuditLog(try SQLiteCoordinatorStore(path: paths.database, readonly: true), paths)
+    }
+
+    private static func checkAuditLog(_ store: SQLiteCoordinatorStore, _ paths: CoordinatorPaths) throws {
+        let rows = try store.pool.read { db -> Int in
+            guard try db.tableExists("audit_log") else { return 0 }
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_log") ?? 0
+        }
+        guard rows > 0 else { throw DataDirectoryError.databaseEmpty(database: paths.database, caKey: paths.caKey) }
     }
 }
