@@ -30,6 +30,9 @@ struct CoordinatorServer {
             details: ["agents_listen": config.agentsListen.description, "operator_listen": config.operatorListen.description,
                       "version": FieldMedicVersion.current]))
 
+        // A copy of the head outside the database, in the journal (see `audit head`).
+        if let head = try store.auditHead() { logger.info("audit head", metadata: ["anchor": "\(head)"]) }
+
         let agentRouter = AgentAPI(
             fleet: fleet, authenticator: AgentAuthenticator(store: store, clock: clock, rejections: rejections, cache: fleet.authorizations),
             maxBodyBytes: config.maxBodyBytes, maxLongPoll: config.maxLongPoll, logger: logger

@@ -330,6 +330,18 @@ final class SQLiteCoordinatorStore: CoordinatorStore {
         }
     }
 
+    /// The stored hash of audit row `row`, for checking anchors.
+    func auditHash(row: Int64) throws -> String? {
+        try pool.read { db in try String.fetchOne(db, sql: "SELECT hash FROM audit_log WHERE id = ?", arguments: [row]) }
+    }
+
+    /// The newest row as an anchor (nil for an empty log).
+    func auditHead() throws -> AuditAnchor? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").map { AuditAnchor(row: $0["id"], hash: $0["hash"]) }
+        }
+    }
+
     /// Appends one chained row inside the caller's transaction (writes are serialized, so the
     /// head read here is the head the row links to).
     static func append(_ entry: AuditEntry, in db: Database) throws {
