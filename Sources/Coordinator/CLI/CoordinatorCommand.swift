@@ -57,7 +57,8 @@ struct ConfigOption: ParsableArguments {
 
 struct CheckConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check-config", abstract: "Check coordinator.toml and the files it points to; print what is wrong.")
+        commandName: "check-config",
+        abstract: "Check coordinator.toml and the files it points to (CA, keys, secrets, database) with the checks serve makes; print what is wrong and what is risky.")
 
     @OptionGroup var options: ConfigOption
 

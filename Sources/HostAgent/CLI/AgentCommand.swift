@@ -118,7 +118,7 @@ struct RunCommand: AsyncParsableCommand {
 
 struct CheckConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check-config", abstract: "Check agent.toml; print each problem with file, line and what to write instead.")
+        commandName: "check-config", abstract: "Check agent.toml (and, once enrolled, that the key is private); print each problem with file, line and what to write instead.")
 
     @OptionGroup var options: AgentConfigOption
 
