@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -66,5 +67,16 @@ import Testing
         let (all, letThrough) = try await Self.unguarded(webhook.makeRouter(), public: WebhookAPI.publicRoutes)
         #expect(letThrough.isEmpty)
         #expect(all.contains("POST /github/webhook"))
+        // A signed delivery gets through to the handler, with the body the signature covered.
+        let body = #"{"zen":"Design for failure.","hook_id":1}"#
+        let signature = "sha256=" + Hex.encode(Array(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: Data("s3cret".utf8)))))
+        try await Application(router: webhook.makeRouter()).test(.router) { client in
+            let answer = try await client.execute(
+                uri: "/github/webhook", method: .post,
+                headers: [HTTPField.Name("X-Hub-Signature-256")!: signature, HTTPField.Name("X-GitHub-Event")!: "ping",
+                          HTTPField.Name("X-GitHub-Delivery")!: "d-1"],
+                body: ByteBuffer(string: body))
+            #expect(![401, 403].contains(answer.status.code), "\(answer.status)")
+        }
     }
 }
