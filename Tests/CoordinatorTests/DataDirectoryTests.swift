@@ -31,7 +31,7 @@ import Testing
 
     @Test func anEmptyDatabaseBesideTheCAIsRefused() throws {
         let d = try Directory()
-        FileManager.default.createFile(atPath: d.paths.database, contents: Data())
+        _ = FileManager.default.createFile(atPath: d.paths.database, contents: Data())
         #expect(throws: DataDirectoryError.databaseEmpty(database: d.paths.database, caKey: d.paths.caKey)) {
             try SQLiteCoordinatorStore.checkInitialised(d.paths)
         }
