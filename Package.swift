@@ -88,7 +88,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "Shared", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Coordinator", "Shared", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"), .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "EndToEndTests",
@@ -96,3 +96,15 @@ let package = Package(
             swiftSettings: swiftSettings),
     ]
 )
+
+// The libFuzzer driver: only when scripts/fuzz.sh asks for it (it needs -sanitize=fuzzer,
+// which also brings libFuzzer's main).
+if Context.environment["FIELDMEDIC_FUZZ"] == "1" {
+    package.products.append(.executable(name: "fieldmedic-fuzz", targets: ["FieldMedicFuzz"]))
+    package.targets.append(.executableTarget(
+        name: "FieldMedicFuzz",
+        dependencies: ["Shared"],
+        path: "Fuzz/FieldMedicFuzz",
+        swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library", "-sanitize=fuzzer"])],
+        linkerSettings: [.unsafeFlags(["-sanitize=fuzzer"])]))
+}

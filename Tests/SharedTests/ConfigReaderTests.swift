@@ -85,4 +85,15 @@ import Testing
     @Test func missingFileIsAClearError() {
         #expect(throws: ConfigError.self) { try ConfigReader(path: "/nonexistent/agent.toml") }
     }
+
+    @Test func aTableHeaderWithoutAKeyIsAnErrorNotACrash() throws {
+        // Inputs that make toml++ assert (found by scripts/fuzz.sh).
+        for text in ["[#", "[=", "[ #", "[[#", "[.", "[,", "[é", "[\t#", "a = 1\n  [#", "[\n", "[\r\n", "[[\n"] {
+            #expect(throws: ConfigError.self, "\(text.debugDescription)") { try ConfigReader(text: text, path: "x.toml") }
+        }
+        do { _ = try ConfigReader(text: "a = 1\n\n[ #", path: "x.toml") } catch { #expect(error.line == 3) }
+        for text in ["[a]", "[ a ]", "[\"a b\"]", "['a']", "[[a]]", "[-a]", "[_]", "x = [1, 2]", "a = \"[#\""] {
+            _ = try ConfigReader(text: text, path: "x.toml")
+        }
+    }
 }

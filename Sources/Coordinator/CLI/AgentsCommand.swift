@@ -9,7 +9,7 @@ struct AgentsCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make a one-time join token for agent NAME. The token is the last line of output.")
+            abstract: "Make a one-time join token for agent NAME (it replaces any unused one). The token is the last line of output.")
 
         @OptionGroup var options: ConfigOption
         @Argument(help: "Agent name: a-z, 0-9, '.', '-', '_' (e.g. the VPS host name).")
@@ -19,9 +19,12 @@ struct AgentsCommand: AsyncParsableCommand {
             let config = try options.load()
             let client = try OperatorClient(config: config)
             let answer = try client.post("/operator/agents", AddAgentRequest(name: name), as: AddAgentResponse.self)
-            let url = config.agentsListen.url(scheme: "https")
-            print("Join token for \(answer.name) (one use, expires \(WireDate.format(answer.expiresAt))). On the host, run:")
+            let url = config.enrollURL()
+            print("Join token for \(answer.name) (one use, expires \(WireDate.format(answer.expiresAt)); it replaces any unused token for \(answer.name)). On the host, run:")
             print("  fieldmedic-agent enroll --coordinator \(url) --name \(answer.name) --token <token below>")
+            if config.agentsPublicURL == nil {
+                print("  (\(url) is derived from listen.agents; if agents reach this coordinator by another name, set agents.public_url in \(options.config))")
+            }
             print(answer.token)
         }
     }
@@ -55,14 +58,15 @@ struct AgentsCommand: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke every certificate of agent NAME; its next request is refused.")
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke every certificate of agent NAME, void its unused join tokens and cancel its queued commands; its next request is refused.")
 
         @OptionGroup var options: ConfigOption
         @Argument var name: String
 
         func run() async throws {
             let client = try OperatorClient(config: try options.load())
-            let answer = try client.post("/operator/agents/\(name)/revoke", [String: String](), as: RevokeResponse.self)
+            let answer = try client.post(try OperatorPath.agent(name, "/revoke"), [String: String](), as: RevokeResponse.self)
             print("Revoked agent \(answer.agent) (\(answer.revokedCertificates) certificate(s)).")
         }
     }
@@ -81,8 +85,8 @@ struct HostsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let client = try OperatorClient(config: try options.load())
-            let view = try client.get("/operator/agents/\(name)", as: HostView.self)
-            let trends = try client.get("/operator/agents/\(name)/trends", as: HostTrends.self)
+            let view = try client.get(try OperatorPath.agent(name), as: HostView.self)
+            let trends = try client.get(try OperatorPath.agent(name, "/trends"), as: HostTrends.self)
             if json {
                 var view = view
                 view.trends = trends

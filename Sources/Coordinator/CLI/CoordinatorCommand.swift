@@ -57,7 +57,8 @@ struct ConfigOption: ParsableArguments {
 
 struct CheckConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check-config", abstract: "Check coordinator.toml and the files it points to; print what is wrong.")
+        commandName: "check-config",
+        abstract: "Check coordinator.toml and the files it points to (CA, keys, secrets, database) with the checks serve makes; print what is wrong and what is risky.")
 
     @OptionGroup var options: ConfigOption
 
@@ -67,15 +68,13 @@ struct CheckConfigCommand: AsyncParsableCommand {
         _ = try CertificateAuthority(certificatePath: paths.caCertificate, keyPath: paths.caKey)
         _ = try PEMFile.readCertificate(paths.serverCertificate, what: "server certificate")
         _ = try SecretFile.readString(paths.serverKey, what: "server private key")
-        _ = try SecretFile.readString(paths.operatorToken, what: "operator token")
+        _ = try CoordinatorSecrets.load(config)
+        try SQLiteCoordinatorStore.checkInitialised(paths)
         let tickets = config.tickets
-        if let github = tickets.github {
-            if let file = github.tokenFile { _ = try SecretFile.readString(file, what: "GitHub token") }
-            if let file = github.webhookSecretFile { _ = try SecretFile.readString(file, what: "GitHub webhook secret") }
-        }
         print("\(options.config): ok (agents on \(config.agentsListen), operator API on \(config.operatorListen), data in \(config.dataDir))")
         let sink = tickets.github.map { "GitHub \($0.repository)" + ($0.tokenFile == nil ? " (no token: read-only, public repos)" : "") } ?? "outbox \(paths.outbox)"
         let approvers = tickets.github.map { $0.approvers.isEmpty && !$0.approveWithWritePermission ? "none (approvals always refused)" : $0.approvers.joined(separator: ", ") } ?? "-"
         print("tickets: mode \(tickets.mode.rawValue), reports to \(sink), webhook \(tickets.webhookListen?.description ?? "off"), approvers \(approvers)")
+        for warning in config.warnings { print("warning: \(warning)") }
     }
 }

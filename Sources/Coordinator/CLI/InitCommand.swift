@@ -49,7 +49,7 @@ struct InitCommand: AsyncParsableCommand {
         let serverKey = P256.Signing.PrivateKey()
         let serverCertificate = try authority.issueServerCertificate(names: names, key: serverKey)
 
-        try SecretFile.write(authority.keyPEM, to: paths.caKey)
+        try SecretFile.write(authority.keyPEM.revealed, to: paths.caKey)
         try AtomicFile.write(Data(try PEMFile.pem(authority.certificate).utf8), to: paths.caCertificate)
         try SecretFile.write(serverKey.pemRepresentation + "\n", to: paths.serverKey)
         try AtomicFile.write(Data((try PEMFile.pem(serverCertificate) + PEMFile.pem(authority.certificate)).utf8), to: paths.serverCertificate)

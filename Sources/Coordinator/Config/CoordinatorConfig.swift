@@ -6,6 +6,9 @@ struct CoordinatorConfig: Sendable {
     var path: String
     var dataDir: String
     var agentsListen: ListenAddress
+    /// The URL agents use to reach `agentsListen` (behind NAT or a DNS name), for the enroll
+    /// command `agents add` prints; nil: derived from the listen address.
+    var agentsPublicURL: String?
     var operatorListen: ListenAddress
     var certificateLifetime: TimeInterval
     var tokenLifetime: TimeInterval
@@ -29,22 +32,54 @@ struct CoordinatorConfig: Sendable {
             }
             return address
         }
+        var publicURL: String?
+        if let text = try reader.string("agents.public_url") {
+            guard text.hasPrefix("https://"), URL(string: text)?.host?.isEmpty == false, !text.contains("@") else {
+                throw reader.fail("agents.public_url", "agents.public_url must be the https URL agents use, e.g. public_url = \"https://ops.example.org:8443\"")
+            }
+            publicURL = text.hasSuffix("/") ? String(text.dropLast()) : text
+        }
+        // Every bound is here, so `check-config` and `serve` accept and refuse the same files.
         let config = CoordinatorConfig(
             path: path,
             dataDir: dataDir,
             agentsListen: try address("listen.agents", "0.0.0.0:8443"),
+            agentsPublicURL: publicURL,
             operatorListen: try address("listen.operator", "127.0.0.1:8080"),
-            certificateLifetime: try reader.duration("agents.cert_lifetime", default: 30 * 86_400, minimum: 3),
-            tokenLifetime: try reader.duration("agents.token_lifetime", default: 3600, minimum: 1),
-            offlineAfter: try reader.duration("agents.offline_after", default: 180, minimum: 1),
+            // Well inside the CA's ten years; agents renew at two thirds of it.
+            certificateLifetime: try reader.duration("agents.cert_lifetime", default: 30 * 86_400, minimum: 3, maximum: 825 * 86_400),
+            tokenLifetime: try reader.duration("agents.token_lifetime", default: 3600, minimum: 1, maximum: 7 * 86_400),
+            offlineAfter: try reader.duration("agents.offline_after", default: 180, minimum: 1, maximum: 7 * 86_400),
             maxBodyBytes: try reader.int("limits.max_body_bytes", default: 1 << 20, range: 1024...(64 << 20)),
-            maxLongPoll: try reader.duration("limits.max_long_poll", default: 60, minimum: 1),
+            // The agent listener closes connections idle for 300 s.
+            maxLongPoll: try reader.duration("limits.max_long_poll", default: 60, minimum: 1, maximum: 290),
             tickets: try TicketConfig.load(from: reader))
         try reader.finish()
         return config
     }
 
     var paths: CoordinatorPaths { CoordinatorPaths(dataDir: dataDir) }
+
+    /// What is allowed but risky, said by `serve` (a warning in the log) and `check-config`.
+    var warnings: [String] {
+        var warnings: [String] = []
+        if !operatorListen.isLoopback {
+            warnings.append("listen.operator = \"\(operatorListen)\" is not a loopback address: the operator API (plain HTTP, one bearer token for every action) is reachable from the network; use 127.0.0.1 unless a TLS proxy in front of it is the only way in")
+        }
+        if let webhook = tickets.webhookListen, !webhook.isLoopback {
+            warnings.append("listen.webhook = \"\(webhook)\" is not a loopback address: deliveries arrive as plain HTTP; put it behind a TLS reverse proxy")
+        }
+        return warnings
+    }
+
+    /// The URL printed in the enroll command: the configured public URL, else the listen
+    /// address with a wildcard replaced by this machine's name (never 127.0.0.1: the agent
+    /// runs on another host).
+    func enrollURL(hostName: String = ProcessInfo.processInfo.hostName) -> String {
+        if let agentsPublicURL { return agentsPublicURL }
+        let host = agentsListen.isWildcard ? (hostName.isEmpty ? "THIS-HOST" : hostName) : agentsListen.host
+        return "https://\(ListenAddress(host: host, port: agentsListen.port))"
+    }
 }
 
 /// Files under `data_dir`.
@@ -88,6 +123,10 @@ struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    var isWildcard: Bool { host == "0.0.0.0" || host == "::" }
+
+    var isLoopback: Bool { host == "localhost" || host == "::1" || host.hasPrefix("127.") }
 
     /// A URL a local client can use to reach this listener.
     func url(scheme: String) -> String {

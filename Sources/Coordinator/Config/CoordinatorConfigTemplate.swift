@@ -16,23 +16,27 @@ enum CoordinatorConfigTemplate {
         [listen]
         # Agents dial in here over mutual TLS. Open this port to your VPSs only.
         agents = "\(agentsListen)"
-        # The local operator API used by this machine's CLI. Keep it on loopback.
+        # The local operator API used by this machine's CLI. Keep it on loopback (serve and
+        # check-config warn otherwise).
         operator = "\(operatorListen)"
         # Optional: GitHub webhook deliveries, plain HTTP (put it behind your TLS reverse proxy).
         # webhook = "127.0.0.1:8091"
 
         [agents]
-        # Lifetime of an agent's client certificate; agents renew at two thirds of it.
+        # The URL agents use to reach the agents listener, printed in the enroll command by
+        # `agents add NAME` (default: listen.agents with this machine's host name).
+        # public_url = "https://ops.example.org:8443"
+        # Lifetime of an agent's client certificate (at most 825d); agents renew at two thirds of it.
         cert_lifetime = "30d"
-        # How long a join token from `agents add NAME` stays valid (one use).
+        # How long a join token from `agents add NAME` stays valid (one use, at most 7d).
         token_lifetime = "1h"
-        # An agent with no report for this long is shown as offline.
+        # An agent with no report for this long is shown as offline (at most 7d).
         offline_after = "3m"
 
         [limits]
         # Requests with larger bodies are refused with 413.
         max_body_bytes = 1048576
-        # Longest a command long-poll may wait before answering 204.
+        # Longest a command long-poll may wait before answering 204 (at most 290s).
         max_long_poll = "60s"
 
         # [github]: take tickets from a repository's issues and post reports there. Without this

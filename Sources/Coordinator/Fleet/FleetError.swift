@@ -6,6 +6,8 @@ enum FleetError: Error, CustomStringConvertible, Equatable {
     case tokenExpired(id: String)
     case tokenWrongName(id: String, boundTo: String, asked: String)
     case tokenForOtherCA
+    case tokenInvalidated(id: String)
+    case renewalKeyChanged(String)
     case badRequest(String)
     case unknownAgent(String)
     case agentExists(String)
@@ -14,7 +16,7 @@ enum FleetError: Error, CustomStringConvertible, Equatable {
 
     var status: Int {
         switch self {
-        case .tokenUnknown, .tokenUsed, .tokenExpired, .tokenWrongName, .tokenForOtherCA: return 403
+        case .tokenUnknown, .tokenUsed, .tokenExpired, .tokenWrongName, .tokenForOtherCA, .tokenInvalidated, .renewalKeyChanged: return 403
         case .badRequest: return 400
         case .unknownAgent, .notFound: return 404
         case .agentExists: return 409
@@ -29,6 +31,8 @@ enum FleetError: Error, CustomStringConvertible, Equatable {
         case .tokenExpired: return "token_expired"
         case .tokenWrongName: return "token_wrong_name"
         case .tokenForOtherCA: return "token_other_ca"
+        case .tokenInvalidated: return "token_invalidated"
+        case .renewalKeyChanged: return "renewal_key_changed"
         case .badRequest: return "bad_request"
         case .unknownAgent: return "unknown_agent"
         case .agentExists: return "agent_exists"
@@ -49,6 +53,10 @@ enum FleetError: Error, CustomStringConvertible, Equatable {
             return "join token \(id) is for agent \"\(boundTo)\", not \"\(asked)\"; enroll with --name \(boundTo) or make a token for \(asked)"
         case .tokenForOtherCA:
             return "join token was made by another coordinator (its CA hash does not match this coordinator's CA)"
+        case .tokenInvalidated(let id):
+            return "join token \(id) is no longer valid: a newer token was made for this name, or the agent enrolled or was revoked; use the token printed last by `fieldmedic-coordinator agents add NAME`"
+        case .renewalKeyChanged(let name):
+            return "renewal for \(name) asks for a certificate for another key than the current one; a new key needs a new enrollment (`fieldmedic-coordinator agents revoke \(name)`, then `agents add \(name)`)"
         case .badRequest(let why): return why
         case .unknownAgent(let name): return "no agent named \"\(name)\"; see `fieldmedic-coordinator agents list`"
         case .agentExists(let name):

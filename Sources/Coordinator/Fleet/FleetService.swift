@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Shared
 import X509
 
@@ -15,11 +16,15 @@ struct FleetService: Sendable {
     let notifier: Notifier
     let polls = PollRegistry()
     let authorizations = AuthorizationCache()
+    /// Refused peers, folded and throttled; shared by enrollment and the authenticators.
+    let rejections: RejectionLog
 
     init(
         store: any CoordinatorStore, authority: CertificateAuthority, certificateLifetime: TimeInterval,
-        tokenLifetime: TimeInterval, clock: any WallClock = SystemClock(), notifier: Notifier = Notifier()
+        tokenLifetime: TimeInterval, clock: any WallClock = SystemClock(), notifier: Notifier = Notifier(),
+        logger: Logger = Logger(label: "fieldmedic.coordinator")
     ) throws {
+        self.rejections = RejectionLog(store: store, clock: clock, logger: logger)
         self.store = store
         self.authority = authority
         self.caPEM = try PEMFile.pem(authority.certificate)
@@ -50,22 +55,27 @@ struct FleetService: Sendable {
 
     func enroll(_ request: EnrollRequest, peer: String) async throws -> CertificateGrant {
         let now = clock.now()
+        // Through the rejection log: folded per peer and reason, the unchecked name cut short,
+        // so refusals cannot grow the database (D3).
         func reject(_ error: FleetError, tokenID: String?) async throws -> Never {
-            try await store.appendAudit(
-                AuditEntry(at: now, actor: "peer:\(peer)", action: "token.rejected", subject: request.name,
-                           details: ["token": tokenID ?? "-", "reason": error.code]))
+            await rejections.record(
+                peer: peer, reason: error.code, action: "token.rejected",
+                details: ["token": tokenID ?? "-", "name": String(request.name.prefix(64))])
             throw error
         }
         let token: JoinToken
         do { token = try JoinToken.parse(request.token) } catch { try await reject(.badRequest(error.description), tokenID: nil) }
         guard ConstantTime.equals(token.caFingerprint, caFingerprint) else { try await reject(.tokenForOtherCA, tokenID: token.id) }
         do { try AgentName.validate(request.name) } catch { try await reject(.badRequest(error.description), tokenID: token.id) }
+        // A malformed CSR is refused before the token is spent on it (D12).
+        do { _ = try CertificateAuthority.checkedRequest(request.csrPEM) } catch { try await reject(.badRequest("\(error)"), tokenID: token.id) }
 
         switch try await store.consumeJoinToken(secretHash: token.secretHash, name: request.name, now: now) {
         case .unknown: try await reject(.tokenUnknown, tokenID: token.id)
         case .alreadyUsed(let id): try await reject(.tokenUsed(id: id), tokenID: id)
         case .expired(let id): try await reject(.tokenExpired(id: id), tokenID: id)
         case .wrongName(let id, let boundTo): try await reject(.tokenWrongName(id: id, boundTo: boundTo, asked: request.name), tokenID: id)
+        case .invalidated(let id): try await reject(.tokenInvalidated(id: id), tokenID: id)
         case .accepted(let id):
             let certificate: Certificate
             do {
@@ -75,15 +85,24 @@ struct FleetService: Sendable {
             }
             let grant = try makeGrant(certificate, agent: request.name)
             try await store.recordCertificate(
-                CertificateRecord(serial: grant.serial, agent: request.name, kind: .enrolled, issuedAt: now, notAfter: grant.notAfter),
+                CertificateRecord(
+                    serial: grant.serial, agent: request.name, kind: .enrolled, issuedAt: now, notAfter: grant.notAfter,
+                    keySHA256: certificate.publicKey.sha256Fingerprint),
                 audit: AuditEntry(at: now, actor: "peer:\(peer)", action: "agent.enrolled", subject: request.name,
                                   details: ["token": id, "serial": grant.serial, "not_after": WireDate.format(grant.notAfter)]))
             return grant
         }
     }
 
-    func renew(agent: String, request: RenewRequest) async throws -> CertificateGrant {
+    /// A new certificate for the caller's own key (D11: a stolen certificate cannot be moved
+    /// to another key). The presenting certificate stays valid beside the new one, in case
+    /// the answer is lost; every older one is revoked, so an agent never holds more than two.
+    func renew(agent principal: AgentPrincipal, request: RenewRequest) async throws -> CertificateGrant {
+        let agent = principal.name
         let now = clock.now()
+        let csr: CertificateSigningRequest
+        do { csr = try CertificateAuthority.checkedRequest(request.csrPEM) } catch { throw FleetError.badRequest("\(error)") }
+        guard ConstantTime.equals(csr.publicKey.sha256Fingerprint, principal.keySHA256) else { throw FleetError.renewalKeyChanged(agent) }
         let certificate: Certificate
         do {
             certificate = try authority.signAgentCertificate(csrPEM: request.csrPEM, agentName: agent, validity: certificateLifetime, now: now)
@@ -92,9 +111,16 @@ struct FleetService: Sendable {
         }
         let grant = try makeGrant(certificate, agent: agent)
         try await store.recordCertificate(
-            CertificateRecord(serial: grant.serial, agent: agent, kind: .renewed, issuedAt: now, notAfter: grant.notAfter),
+            CertificateRecord(
+                serial: grant.serial, agent: agent, kind: .renewed, issuedAt: now, notAfter: grant.notAfter,
+                keySHA256: certificate.publicKey.sha256Fingerprint),
             audit: AuditEntry(at: now, actor: "agent:\(agent)", action: "certificate.renewed", subject: agent,
                               details: ["serial": grant.serial, "not_after": WireDate.format(grant.notAfter)]))
+        _ = try await store.retireCertificates(
+            agent: agent, keeping: [principal.serial, grant.serial], now: now,
+            audit: AuditEntry(at: now, actor: "agent:\(agent)", action: "certificate.retired", subject: agent,
+                              details: ["reason": "renewed as \(grant.serial)"]))
+        authorizations.clear()
         return grant
     }
 

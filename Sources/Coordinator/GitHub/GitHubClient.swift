@@ -13,7 +13,7 @@ final class GitHubClient: GitHubAPI, @unchecked Sendable {
 
     let apiURL: String
     let repository: String
-    private let token: String?
+    private let token: Secret?
     private let clock: any WallClock
     private let sleeper: @Sendable (TimeInterval) -> Void
     private let timeout: TimeInterval
@@ -51,7 +51,7 @@ final class GitHubClient: GitHubAPI, @unchecked Sendable {
         self.apiURL = base
         self.repository = repository.trimmingCharacters(in: CharacterSet(charactersIn: "/ "))
         let trimmed = token?.trimmingCharacters(in: .whitespacesAndNewlines)
-        self.token = trimmed?.isEmpty == false ? trimmed : nil
+        self.token = trimmed?.isEmpty == false ? trimmed.map(Secret.init) : nil
         self.clock = clock
         self.sleeper = sleeper
         self.timeout = timeout
@@ -214,7 +214,7 @@ final class GitHubClient: GitHubAPI, @unchecked Sendable {
         let retryable = retryServerErrors ?? (method != "POST")
         let what = "\(method) \(Self.pathOf(url))"
         var headers = [("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28")]
-        if let token { headers.append(("Authorization", "Bearer \(token)")) }
+        if let token { headers.append(("Authorization", "Bearer \(token.revealed)")) }
         if body != nil { headers.append(("Content-Type", "application/json")) }
         if let ifNoneMatch { headers.append(("If-None-Match", ifNoneMatch)) }
         let request = HTTPRequest(method: method, url: url, headers: headers, body: body, timeout: timeout)
@@ -319,7 +319,7 @@ final class GitHubClient: GitHubAPI, @unchecked Sendable {
     /// The token must never reach a log line, an issue comment or the audit log.
     private func scrub(_ text: String) -> String {
         var text = text
-        if let token { text = text.replacingOccurrences(of: token, with: Redactor.mask) }
+        if let token { text = text.replacingOccurrences(of: token.revealed, with: Redactor.mask) }
         return Redactor.redact(text)
     }
 

@@ -4,13 +4,13 @@ import Shared
 /// The CLI's side of the local operator API.
 struct OperatorClient {
     let baseURL: String
-    let token: String
+    let token: Secret
     private let http = CurlHTTPClient()
 
     init(config: CoordinatorConfig) throws {
         baseURL = config.operatorListen.url(scheme: "http")
         do {
-            token = try SecretFile.readString(config.paths.operatorToken, what: "operator token").trimmingCharacters(in: .whitespacesAndNewlines)
+            token = Secret(try SecretFile.readString(config.paths.operatorToken, what: "operator token").trimmingCharacters(in: .whitespacesAndNewlines))
         } catch {
             throw OperationalError("\(error) (run this as the user that owns \(config.dataDir), usually root or fieldmedic-coordinator)")
         }
@@ -26,7 +26,7 @@ struct OperatorClient {
 
     /// Queues a command and waits until the agent answered or `timeout` passed.
     func awaitCommand(agent: String, request: QueueCommandRequest, timeout: TimeInterval) throws -> CommandRecord {
-        var record = try post("/operator/agents/\(agent)/commands", request, as: CommandRecord.self)
+        var record = try post(try OperatorPath.agent(agent, "/commands"), request, as: CommandRecord.self)
         let deadline = Date().addingTimeInterval(timeout)
         while !record.state.isFinished {
             let remaining = deadline.timeIntervalSinceNow
@@ -48,7 +48,7 @@ struct OperatorClient {
         let user = Self.operatorName
         let request = HTTPRequest(
             method: method, url: baseURL + path,
-            headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json"), ("X-FieldMedic-Operator", user)],
+            headers: [("Authorization", "Bearer \(token.revealed)"), ("Content-Type", "application/json"), ("X-FieldMedic-Operator", user)],
             body: body, timeout: timeout)
         let response: HTTPResponse
         do {

@@ -4,11 +4,14 @@ import Shared
 /// Bodies of the local operator API (loopback, bearer token), shared by server and CLI.
 struct AddAgentRequest: Codable, Sendable { var name: String }
 
-struct AddAgentResponse: Codable, Sendable {
+/// Carries the join token's text to the operator's terminal; never prints it.
+struct AddAgentResponse: Codable, Sendable, RedactedReflection {
     var name: String
     var token: String
     var tokenId: String
     var expiresAt: Date
+
+    var redactedSummary: String { "name: \(name), token id: \(tokenId)" }
 }
 
 struct RevokeResponse: Codable, Sendable {

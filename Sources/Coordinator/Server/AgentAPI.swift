@@ -4,18 +4,38 @@ import Logging
 import Shared
 
 /// The routes agents call over mutual TLS (DESIGN §3).
+///
+/// Two groups: `publicRoutes` (the CA certificate, and enrollment, which its join token
+/// authorises), and everything else behind `AgentAuthenticationMiddleware`.
 struct AgentAPI: Sendable {
+    /// The only routes an unauthenticated peer may reach; the route-walk test holds every
+    /// other registered route to 401/403 without a client certificate.
+    static let publicRoutes: Set<String> = ["GET /v1/ca", "POST /v1/enroll"]
+
     let fleet: FleetService
     let authenticator: AgentAuthenticator
     let maxBodyBytes: Int
     let maxLongPoll: TimeInterval
+    var logger = Logger(label: "fieldmedic.coordinator")
 
-    func register(on router: Router<AgentRequestContext>) {
+    func makeRouter() -> Router<AgentRequestContext> {
+        let router = Router(context: AgentRequestContext.self)
+        // Router-level: wraps every route, whatever the order they are added in.
+        router.add(middleware: ErrorRenderingMiddleware(logger: logger))
+        register(on: router)
+        return router
+    }
+
+    private func register(on router: Router<AgentRequestContext>) {
+        let open = router.group()
         // Public: the CA certificate, which an enrolling agent checks against its token's hash.
-        router.get("/v1/ca") { _, _ in
+        open.get("/v1/ca") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/x-pem-file"], body: .init(byteBuffer: .init(string: fleet.caPEM)))
         }
-        router.post("/v1/enroll") { request, context in
+        open.post("/v1/enroll") { request, context in
+            guard await fleet.rejections.allows(peer: context.remoteAddress) else {
+                throw APIError(.tooManyRequests, "too_many_refusals", "too many refused enrollments from \(context.remoteAddress); wait a minute")
+            }
             let body = try await request.decodeBody(EnrollRequest.self, limit: maxBodyBytes)
             do {
                 let grant = try await fleet.enroll(body, peer: context.remoteAddress)
@@ -26,8 +46,10 @@ struct AgentAPI: Sendable {
                 throw APIError(error)
             }
         }
-        router.post("/v1/health") { request, context in
-            let agent = try await authenticator.authenticate(context)
+        // Every other route: the group authenticates before the handler runs.
+        let agents = router.group().add(middleware: AgentAuthenticationMiddleware(authenticator: authenticator))
+        agents.post("/v1/health") { request, context in
+            let agent = try context.requireAgent()
             let batch = try await request.decodeBody(HealthBatch.self, limit: maxBodyBytes)
             do {
                 return JSONResponse.make(try await fleet.receive(batch, from: agent.name))
@@ -35,8 +57,8 @@ struct AgentAPI: Sendable {
                 throw APIError(error)
             }
         }
-        router.get("/v1/commands/next") { request, context in
-            let agent = try await authenticator.authenticate(context)
+        agents.get("/v1/commands/next") { request, context in
+            let agent = try context.requireAgent()
             let wait = min(max(request.uri.queryParameters.get("wait", as: Double.self) ?? 0, 0), maxLongPoll)
             let channel = context.channel
             if let command = try await fleet.nextCommand(agent: agent.name, wait: wait, stillConnected: { channel.isActive }) {
@@ -44,8 +66,8 @@ struct AgentAPI: Sendable {
             }
             return Response(status: .noContent)
         }
-        router.post("/v1/commands/{id}/result") { request, context in
-            let agent = try await authenticator.authenticate(context)
+        agents.post("/v1/commands/{id}/result") { request, context in
+            let agent = try context.requireAgent()
             let id = try context.parameters.require("id")
             let result = try await request.decodeBody(CommandResult.self, limit: maxBodyBytes)
             do {
@@ -55,11 +77,11 @@ struct AgentAPI: Sendable {
                 throw APIError(error)
             }
         }
-        router.post("/v1/renew") { request, context in
-            let agent = try await authenticator.authenticate(context)
+        agents.post("/v1/renew") { request, context in
+            let agent = try context.requireAgent()
             let body = try await request.decodeBody(RenewRequest.self, limit: maxBodyBytes)
             do {
-                let grant = try await fleet.renew(agent: agent.name, request: body)
+                let grant = try await fleet.renew(agent: agent, request: body)
                 context.logger.info("renewed agent certificate", metadata: ["agent": "\(agent.name)", "serial": "\(grant.serial)"])
                 return JSONResponse.make(grant)
             } catch let error as FleetError {

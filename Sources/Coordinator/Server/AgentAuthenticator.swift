@@ -6,9 +6,11 @@ import Shared
 import X509
 
 /// Who is calling, from the verified client certificate only, never from the body.
-struct AgentPrincipal: Sendable {
+struct AgentPrincipal: Sendable, Equatable {
     var name: String
     var serial: String
+    /// The presented certificate's key, checked against the one recorded at issue.
+    var keySHA256: String
 }
 
 /// Turns the TLS peer certificate into an agent, or a 401/403 that is audited.
@@ -57,9 +59,10 @@ struct AgentAuthenticator: Sendable {
             throw APIError(.forbidden, "certificate_expired", "the client certificate for \(name) has expired; re-enroll the agent")
         }
         let serial = certificate.serialHex
-        switch try await store.authorize(agent: name, serial: serial) {
+        let keySHA256 = certificate.publicKey.sha256Fingerprint
+        switch try await store.authorize(agent: name, serial: serial, keySHA256: keySHA256) {
         case .allowed:
-            let principal = AgentPrincipal(name: name, serial: serial)
+            let principal = AgentPrincipal(name: name, serial: serial, keySHA256: keySHA256)
             cache?.remember(key, AuthorizationCache.Entry(principal: principal, notAfter: certificate.notValidAfter, checkedAt: now))
             return principal
         case .revoked:
@@ -68,40 +71,12 @@ struct AgentAuthenticator: Sendable {
         case .unknownAgent:
             await rejections.record(peer: peer, reason: "unknown agent \(name)")
             throw APIError(.forbidden, "unknown_agent", "agent \(name) is not enrolled with this coordinator")
+        case .wrongKey:
+            await rejections.record(peer: peer, reason: "certificate for \(name) with another key than the one issued")
+            throw APIError(.forbidden, "wrong_key", "this certificate for \(name) carries another key than the one this coordinator signed")
         case .unknownCertificate:
             await rejections.record(peer: peer, reason: "unknown certificate for \(name)")
             throw APIError(.forbidden, "unknown_certificate", "this certificate for \(name) was not issued by this coordinator")
         }
-    }
-}
-
-/// Audits rejected peers without letting a scanner flood the log: at most one row per peer
-/// and reason a minute, with the count of the ones folded into it.
-actor RejectionLog {
-    private let store: any CoordinatorStore
-    private let clock: any WallClock
-    private let window: TimeInterval
-    private var lastWritten: [String: Date] = [:]
-    private var suppressed: [String: Int] = [:]
-
-    init(store: any CoordinatorStore, clock: any WallClock, window: TimeInterval = 60) {
-        self.store = store
-        self.clock = clock
-        self.window = window
-    }
-
-    func record(peer: String, reason: String, action: String = "auth.rejected") async {
-        let key = "\(action)|\(peer)|\(reason)"
-        let now = clock.now()
-        if let last = lastWritten[key], now.timeIntervalSince(last) < window {
-            suppressed[key, default: 0] += 1
-            return
-        }
-        lastWritten[key] = now
-        let folded = suppressed.removeValue(forKey: key) ?? 0
-        if lastWritten.count > 10_000 { lastWritten = lastWritten.filter { now.timeIntervalSince($0.value) < window } }
-        try? await store.appendAudit(
-            AuditEntry(at: now, actor: "peer:\(peer)", action: action, subject: peer,
-                       details: ["reason": reason, "suppressed_since_last": String(folded)]))
     }
 }

@@ -15,26 +15,28 @@ struct CoordinatorServer {
 
     func run() async throws {
         let paths = config.paths
-        let store = try SQLiteCoordinatorStore(path: paths.database)
+        let store = try SQLiteCoordinatorStore.openInitialised(paths)
         let authority = try CertificateAuthority(certificatePath: paths.caCertificate, keyPath: paths.caKey)
-        let operatorToken = try SecretFile.readString(paths.operatorToken, what: "operator token")
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let secrets = try CoordinatorSecrets.load(config)
+        for warning in config.warnings { logger.warning("\(warning)") }
         let clock = SystemClock()
         let fleet = try FleetService(
             store: store, authority: authority, certificateLifetime: config.certificateLifetime,
-            tokenLifetime: config.tokenLifetime, clock: clock)
-        let rejections = RejectionLog(store: store, clock: clock)
+            tokenLifetime: config.tokenLifetime, clock: clock, logger: logger)
+        let rejections = fleet.rejections
 
         try await store.appendAudit(AuditEntry(
             at: clock.now(), actor: "coordinator", action: "config.loaded", subject: config.path,
             details: ["agents_listen": config.agentsListen.description, "operator_listen": config.operatorListen.description,
                       "version": FieldMedicVersion.current]))
 
-        let agentRouter = Router(context: AgentRequestContext.self)
-        AgentAPI(
+        // A copy of the head outside the database, in the journal (see `audit head`).
+        if let head = try store.auditHead() { logger.info("audit head", metadata: ["anchor": "\(head)"]) }
+
+        let agentRouter = AgentAPI(
             fleet: fleet, authenticator: AgentAuthenticator(store: store, clock: clock, rejections: rejections, cache: fleet.authorizations),
-            maxBodyBytes: config.maxBodyBytes, maxLongPoll: config.maxLongPoll
-        ).register(on: agentRouter)
+            maxBodyBytes: config.maxBodyBytes, maxLongPoll: config.maxLongPoll, logger: logger
+        ).makeRouter()
 
         let tls = try Self.tlsConfiguration(paths: paths, authority: authority)
         let agentServer = HTTPServerBuilder { responder in
@@ -51,10 +53,11 @@ struct CoordinatorServer {
             },
             logger: logger)
 
-        let tickets = try TicketServices.make(config: config, store: store, fleet: fleet, clock: clock, logger: logger)
-        let operatorRouter = Router(context: BasicRequestContext.self)
-        OperatorAPI(fleet: fleet, token: operatorToken, offlineAfter: config.offlineAfter, rejections: rejections).register(on: operatorRouter)
-        TicketOperatorAPI(engine: tickets.engine, mode: config.tickets.mode, mentions: config.tickets.github?.mentions ?? [], predict: config.tickets.predict).register(on: operatorRouter)
+        let tickets = try TicketServices.make(config: config, secrets: secrets, store: store, fleet: fleet, clock: clock, logger: logger)
+        let operatorRouter = OperatorRouter.make(token: secrets.operatorToken, rejections: rejections, routes: [
+            OperatorAPI(fleet: fleet, offlineAfter: config.offlineAfter),
+            TicketOperatorAPI(engine: tickets.engine, mode: config.tickets.mode, mentions: config.tickets.github?.mentions ?? [], predict: config.tickets.predict),
+        ], logger: logger)
         let operatorApp = Application(
             router: operatorRouter,
             configuration: .init(address: .hostname(config.operatorListen.host, port: config.operatorListen.port), serverName: "fieldmedic-operator"),
@@ -71,10 +74,8 @@ struct CoordinatorServer {
             .init(service: ShutdownHook(notifier: fleet.notifier)),
         ]
         if let webhook = tickets.webhook, let address = config.tickets.webhookListen {
-            let webhookRouter = Router(context: BasicRequestContext.self)
-            webhook.register(on: webhookRouter)
             services.append(.init(service: Application(
-                router: webhookRouter,
+                router: webhook.makeRouter(),
                 configuration: .init(address: .hostname(address.host, port: address.port), serverName: "fieldmedic-webhook"),
                 onServerRunning: { channel in
                     agentLogger.info("GitHub webhook listener ready", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])

@@ -3,16 +3,13 @@ import HTTPTypes
 import Hummingbird
 import Shared
 
-/// The local operator API the CLI talks to: loopback only, bearer token from a 0600 file.
-struct OperatorAPI: Sendable {
+/// The local operator API the CLI talks to: loopback by default, bearer token from a 0600
+/// file (checked by the group `OperatorRouter.make` registers these routes on).
+struct OperatorAPI: OperatorRoutes {
     let fleet: FleetService
-    let token: String
     let offlineAfter: TimeInterval
-    let rejections: RejectionLog
 
-    func register(on router: Router<BasicRequestContext>) {
-        router.add(middleware: OperatorTokenMiddleware(token: token, rejections: rejections))
-        let group = router.group("/operator")
+    func register(on group: RouterGroup<BasicRequestContext>) {
         group.get("/status") { _, _ in
             JSONResponse.make(OperatorStatus(
                 version: FieldMedicVersion.current, agents: try await fleet.store.agents().count, caFingerprint: fleet.caFingerprint))
@@ -91,12 +88,12 @@ struct OperatorAPI: Sendable {
 
 /// Refuses every operator request without the right bearer token (compared in constant time).
 struct OperatorTokenMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: String
+    let token: Secret
     let rejections: RejectionLog
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let presented = request.headers[.authorization] ?? ""
-        guard presented.hasPrefix("Bearer "), ConstantTime.equals(String(presented.dropFirst(7)), token) else {
+        guard presented.hasPrefix("Bearer "), token.matches(String(presented.dropFirst(7))) else {
             await rejections.record(peer: "operator-api", reason: "bad or missing operator token")
             throw APIError(.unauthorized, "unauthorized", "missing or wrong operator token (read from operator.token in data_dir)")
         }

@@ -3,14 +3,13 @@ import Hummingbird
 import Shared
 
 /// Tickets, pause/resume and stats on the operator API (behind the same bearer token).
-struct TicketOperatorAPI: Sendable {
+struct TicketOperatorAPI: OperatorRoutes {
     let engine: TicketEngine
     let mode: RolloutMode
     let mentions: [String]
     let predict: PredictConfig
 
-    func register(on router: Router<BasicRequestContext>) {
-        let group = router.group("/operator")
+    func register(on group: RouterGroup<BasicRequestContext>) {
         let store = engine.store
         group.get("/tickets") { request, _ in
             let all = request.uri.queryParameters.get("all") == "1"

@@ -149,6 +149,17 @@ enum CoordinatorMigrations {
                 );
                 """)
         }
+        migrator.registerMigration("v4-certificate-key") { db in
+            // The key each certificate was issued for (SHA-256 of its SubjectPublicKeyInfo).
+            // Certificates issued before this migration have none and are checked by serial
+            // until their renewal records one.
+            try db.execute(sql: "ALTER TABLE certificates ADD COLUMN key_sha256 TEXT")
+        }
+        migrator.registerMigration("v5-token-invalidation") { db in
+            // A token made void without being used: a newer token for the same name, the
+            // agent's enrollment, or its revocation.
+            try db.execute(sql: "ALTER TABLE join_tokens ADD COLUMN invalidated_at TEXT")
+        }
         return migrator
     }
 }

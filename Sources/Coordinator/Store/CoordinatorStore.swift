@@ -15,8 +15,13 @@ protocol CoordinatorStore: Sendable {
     func agent(named name: String) async throws -> AgentRecord?
     func agents() async throws -> [AgentRecord]
     func recordCertificate(_ certificate: CertificateRecord, audit: AuditEntry) async throws
+    /// Revokes every certificate of `name`, voids its unused join tokens and cancels its
+    /// queued and sent commands (each cancellation audited); returns the certificates revoked.
     func revokeAgent(named name: String, now: Date, audit: AuditEntry) async throws -> Int
-    func authorize(agent: String, serial: String) async throws -> AuthorizationDecision
+    /// Whether the certificate `serial`, presented with the key `keySHA256`, may act as `agent`.
+    func authorize(agent: String, serial: String, keySHA256: String) async throws -> AuthorizationDecision
+    /// Revokes `agent`'s certificates other than `keeping` (audited); returns how many.
+    func retireCertificates(agent: String, keeping: Set<String>, now: Date, audit: AuditEntry) async throws -> Int
 
     // Health reports
     func storeReports(agent: String, reports: [HealthReport], receivedAt: Date) async throws -> HealthReceipt
@@ -50,6 +55,8 @@ enum TokenCheck: Sendable, Equatable {
     case alreadyUsed(tokenID: String)
     case expired(tokenID: String)
     case wrongName(tokenID: String, boundTo: String)
+    /// Replaced by a newer token for the same name, or voided by an enrollment or revocation.
+    case invalidated(tokenID: String)
 }
 
 enum AgentState: String, Sendable, Codable {
@@ -78,6 +85,8 @@ struct CertificateRecord: Sendable, Equatable {
     var kind: Kind
     var issuedAt: Date
     var notAfter: Date
+    /// `Certificate.PublicKey.sha256Fingerprint` of the key it was issued for.
+    var keySHA256: String
 }
 
 enum AuthorizationDecision: Sendable, Equatable {
@@ -85,6 +94,8 @@ enum AuthorizationDecision: Sendable, Equatable {
     case unknownAgent
     case revoked
     case unknownCertificate
+    /// The serial is ours but the certificate carries another key than the one we signed.
+    case wrongKey
 }
 
 struct ReportListing: Sendable, Equatable, Codable {
@@ -96,6 +107,8 @@ struct ReportListing: Sendable, Equatable, Codable {
 
 enum CommandState: String, Sendable, Codable {
     case queued, sent, succeeded, failed, interrupted, refused
+    /// Never delivered or never answered: its agent was revoked.
+    case cancelled
 
     var isFinished: Bool { ![.queued, .sent].contains(self) }
 }

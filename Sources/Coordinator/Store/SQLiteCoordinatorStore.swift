@@ -19,6 +19,17 @@ final class SQLiteCoordinatorStore: CoordinatorStore {
 
     func createJoinToken(_ token: JoinTokenRecord, audit: AuditEntry) async throws {
         try await pool.write { db in
+            // One usable token per name: a new one voids the ones before it (D2).
+            let stamp = WireDate.format(token.createdAt)
+            let older = try String.fetchAll(
+                db, sql: "SELECT id FROM join_tokens WHERE agent = ? AND used_at IS NULL AND invalidated_at IS NULL", arguments: [token.agent])
+            for id in older {
+                try db.execute(sql: "UPDATE join_tokens SET invalidated_at = ? WHERE id = ?", arguments: [stamp, id])
+                try Self.append(
+                    AuditEntry(at: token.createdAt, actor: audit.actor, action: "token.invalidated", subject: token.agent,
+                               details: ["token": id, "reason": "replaced by token \(token.id)"]),
+                    in: db)
+            }
             try db.execute(
                 sql: "INSERT INTO join_tokens (id, secret_hash, agent, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [token.id, token.secretHash, token.agent, WireDate.format(token.createdAt), WireDate.format(token.expiresAt)])
@@ -31,12 +42,19 @@ final class SQLiteCoordinatorStore: CoordinatorStore {
 
     func consumeJoinToken(secretHash: String, name: String, now: Date) async throws -> TokenCheck {
         try await pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT id, agent, expires_at, used_at FROM join_tokens WHERE secret_hash = ?", arguments: [secretHash]) else {
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT id, agent, expires_at, used_at, invalidated_at FROM join_tokens WHERE secret_hash = ?", arguments: [secretHash])
+            else {
                 return .unknown
             }
             let id: String = row["id"]
             let agent: String = row["agent"]
             if row["used_at"] as String? != nil { return .alreadyUsed(tokenID: id) }
+            if row["invalidated_at"] as String? != nil { return .invalidated(tokenID: id) }
+            // An enrolled agent is never enrolled a second time beside itself (one host, one identity).
+            if try String.fetchOne(db, sql: "SELECT state FROM agents WHERE name = ?", arguments: [agent]) == AgentState.active.rawValue {
+                return .invalidated(tokenID: id)
+            }
             if let expires = WireDate.parse(row["expires_at"]), expires <= now { return .expired(tokenID: id) }
             if agent != name { return .wrongName(tokenID: id, boundTo: agent) }
             try db.execute(sql: "UPDATE join_tokens SET used_at = ? WHERE id = ?", arguments: [WireDate.format(now), id])
@@ -61,9 +79,9 @@ final class SQLiteCoordinatorStore: CoordinatorStore {
     func recordCertificate(_ certificate: CertificateRecord, audit: AuditEntry) async throws {
         try await pool.write { db in
             try db.execute(
-                sql: "INSERT INTO certificates (serial, agent, kind, issued_at, not_after) VALUES (?, ?, ?, ?, ?)",
+                sql: "INSERT INTO certificates (serial, agent, kind, issued_at, not_after, key_sha256) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [certificate.serial, certificate.agent, certificate.kind.rawValue,
-                            WireDate.format(certificate.issuedAt), WireDate.format(certificate.notAfter)])
+                            WireDate.format(certificate.issuedAt), WireDate.format(certificate.notAfter), certificate.keySHA256])
             let issued = WireDate.format(certificate.issuedAt)
             try db.execute(
                 sql: """
@@ -87,24 +105,57 @@ final class SQLiteCoordinatorStore: CoordinatorStore {
             let revoked = db.changesCount
             try db.execute(sql: "UPDATE agents SET state = 'revoked' WHERE name = ?", arguments: [name])
             // Unused join tokens for this name die with it.
-            try db.execute(sql: "UPDATE join_tokens SET used_at = ? WHERE agent = ? AND used_at IS NULL", arguments: [stamp, name])
+            try db.execute(
+                sql: "UPDATE join_tokens SET invalidated_at = ? WHERE agent = ? AND used_at IS NULL AND invalidated_at IS NULL", arguments: [stamp, name])
             try Self.append(audit, in: db)
+            // Nothing queued for the revoked host reaches whoever enrolls under its name next,
+            // and nothing it was sent can still report back (D4).
+            let pending = try Row.fetchAll(
+                db, sql: "SELECT id, kind, state FROM commands WHERE agent = ? AND state IN ('queued', 'sent') ORDER BY created_at, rowid",
+                arguments: [name])
+            for row in pending {
+                let id: String = row["id"]
+                try db.execute(
+                    sql: "UPDATE commands SET state = ?, finished_at = ? WHERE id = ?", arguments: [CommandState.cancelled.rawValue, stamp, id])
+                try Self.append(
+                    AuditEntry(at: now, actor: audit.actor, action: "command.cancelled", subject: name,
+                               details: ["command": id, "kind": row["kind"], "was": row["state"], "reason": "agent revoked"]),
+                    in: db)
+            }
             return revoked
         }
     }
 
-    func authorize(agent: String, serial: String) async throws -> AuthorizationDecision {
+    func retireCertificates(agent: String, keeping: Set<String>, now: Date, audit: AuditEntry) async throws -> Int {
+        try await pool.write { db in
+            let serials = try String.fetchAll(db, sql: "SELECT serial FROM certificates WHERE agent = ? AND revoked_at IS NULL", arguments: [agent])
+                .filter { !keeping.contains($0) }
+            for serial in serials {
+                try db.execute(sql: "UPDATE certificates SET revoked_at = ? WHERE serial = ?", arguments: [WireDate.format(now), serial])
+            }
+            if !serials.isEmpty {
+                var entry = audit
+                entry.details["serials"] = serials.sorted().joined(separator: ",")
+                try Self.append(entry, in: db)
+            }
+            return serials.count
+        }
+    }
+
+    func authorize(agent: String, serial: String, keySHA256: String) async throws -> AuthorizationDecision {
         try await pool.read { db in
             let agentQuery = try db.cachedStatement(sql: "SELECT state FROM agents WHERE name = ?")
             guard let state = try String.fetchOne(agentQuery, arguments: [agent]) else {
                 return .unknownAgent
             }
-            let certificateQuery = try db.cachedStatement(sql: "SELECT agent, revoked_at FROM certificates WHERE serial = ?")
+            let certificateQuery = try db.cachedStatement(sql: "SELECT agent, revoked_at, key_sha256 FROM certificates WHERE serial = ?")
             guard let row = try Row.fetchOne(certificateQuery, arguments: [serial]),
                   (row["agent"] as String) == agent
             else {
                 return .unknownCertificate
             }
+            // A serial is public (it is in every handshake): the key is what proves the holder.
+            if let issued = row["key_sha256"] as String?, !ConstantTime.equals(issued, keySHA256) { return .wrongKey }
             if state == AgentState.revoked.rawValue || row["revoked_at"] as String? != nil { return .revoked }
             return state == AgentState.active.rawValue ? .allowed : .unknownAgent
         }
@@ -143,16 +194,16 @@ final class SQLiteCoordinatorStore: CoordinatorStore {
             }
         }
         if let newest {
+            // The latest report is the newest one of the batch received last, not the highest
+            // sequence ever seen: a rebuilt host starts again at 1, and one report with a huge
+            // sequence must not pin the host to it (D5). The agent drains its spool oldest
+            // first, so the batch received last holds its newest report.
             try db.cachedStatement(
                 sql: """
-                    UPDATE agents SET
-                        last_report_at = CASE WHEN last_sequence IS NULL OR ? > last_sequence THEN ? ELSE last_report_at END,
-                        last_report_id = CASE WHEN last_sequence IS NULL OR ? > last_sequence THEN ? ELSE last_report_id END,
-                        last_sequence = MAX(COALESCE(last_sequence, ?), ?),
-                        report_count = report_count + ?
+                    UPDATE agents SET last_report_at = ?, last_report_id = ?, last_sequence = ?, report_count = report_count + ?
                     WHERE name = ?
                     """
-            ).execute(arguments: [newest.sequence, batch.received, newest.sequence, newest.id, newest.sequence, newest.sequence, accepted, batch.agent])
+            ).execute(arguments: [batch.received, newest.id, newest.sequence, accepted, batch.agent])
         }
         return HealthReceipt(accepted: accepted, duplicates: duplicates)
     }
@@ -279,20 +330,52 @@ final class SQLiteCoordinatorStore: CoordinatorStore {
         }
     }
 
+    /// The stored hash of audit row `row`, for checking anchors.
+    func auditHash(row: Int64) throws -> String? {
+        try pool.read { db in try String.fetchOne(db, sql: "SELECT hash FROM audit_log WHERE id = ?", arguments: [row]) }
+    }
+
+    /// The newest row as an anchor (nil for an empty log).
+    func auditHead() throws -> AuditAnchor? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").map { AuditAnchor(row: $0["id"], hash: $0["hash"]) }
+        }
+    }
+
     /// Appends one chained row inside the caller's transaction (writes are serialized, so the
     /// head read here is the head the row links to).
     static func append(_ entry: AuditEntry, in db: Database) throws {
         let head = try Row.fetchOne(db, sql: "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
         let id: Int64 = (head?["id"] as Int64? ?? 0) + 1
         let previous: String = head?["hash"] ?? HashChain.genesis
-        let details = String(decoding: HashChain.canonical(entry.details.mapValues(Redactor.redact)), as: UTF8.self)
+        // Bounded: whatever a peer sends, one row stays a few KB (D3).
+        var details: [String: String] = [:]
+        for key in entry.details.keys.sorted().prefix(Self.maxDetails) {
+            details[Self.bounded(key, Self.maxField)] = Self.bounded(Redactor.redact(entry.details[key] ?? ""), Self.maxDetail)
+        }
+        if entry.details.count > Self.maxDetails { details["_omitted"] = "\(entry.details.count - Self.maxDetails) more details" }
+        let encoded = String(decoding: HashChain.canonical(details), as: UTF8.self)
         var record = AuditRecord(
-            id: id, at: WireDate.format(entry.at), actor: entry.actor, action: entry.action, subject: entry.subject,
-            details: details, previousHash: previous, hash: "")
+            id: id, at: WireDate.format(entry.at), actor: Self.bounded(entry.actor, Self.maxField), action: Self.bounded(entry.action, Self.maxField),
+            subject: Self.bounded(entry.subject, Self.maxField),
+            details: encoded, previousHash: previous, hash: "")
         record.hash = HashChain.link(previous: previous, canonical: record.canonical)
         try db.execute(
             sql: "INSERT INTO audit_log (id, at, actor, action, subject, details, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             arguments: [record.id, record.at, record.actor, record.action, record.subject, record.details, record.previousHash, record.hash])
+    }
+
+    static let maxField = 256
+    static let maxDetail = 1024
+    static let maxDetails = 64
+
+    /// At most `limit` Unicode scalars (so at most 4 × `limit` bytes), marked when cut.
+    static func bounded(_ text: String, _ limit: Int) -> String {
+        let scalars = text.unicodeScalars
+        guard scalars.count > limit else { return text }
+        var cut = String.UnicodeScalarView()
+        cut.append(contentsOf: scalars.prefix(limit))
+        return String(cut) + "…[\(text.utf8.count) bytes]"
     }
 
     // MARK: Row mapping

@@ -9,14 +9,13 @@ struct TicketServices {
     let runner: TicketRunner
     let webhook: WebhookAPI?
 
-    static func make(config: CoordinatorConfig, store: SQLiteCoordinatorStore, fleet: FleetService, clock: any WallClock, logger: Logger) throws -> TicketServices {
+    static func make(
+        config: CoordinatorConfig, secrets: CoordinatorSecrets, store: SQLiteCoordinatorStore, fleet: FleetService, clock: any WallClock, logger: Logger
+    ) throws -> TicketServices {
         let settings = config.tickets
         var api: (any GitHubAPI)?
         if let github = settings.github {
-            let token = try github.tokenFile.map {
-                try SecretFile.readString($0, what: "GitHub token").trimmingCharacters(in: .whitespacesAndNewlines)
-            }
-            api = GitHubClient(apiURL: github.apiURL, repository: github.repository, token: token)
+            api = GitHubClient(apiURL: github.apiURL, repository: github.repository, token: secrets.githubToken?.revealed)
         }
         var permission: (@Sendable (String) async throws -> String)?
         if let api {
@@ -30,10 +29,8 @@ struct TicketServices {
         if let api, let github = settings.github {
             let issueIntake = IssueIntake(api: api, config: github, engine: engine, store: store, clock: clock, logger: logger)
             intake = issueIntake
-            if let secretFile = github.webhookSecretFile {
-                let secret = try SecretFile.readString(secretFile, what: "GitHub webhook secret").trimmingCharacters(in: .whitespacesAndNewlines)
-                guard !secret.isEmpty else { throw OperationalError("the GitHub webhook secret in \(secretFile) is empty") }
-                webhook = WebhookAPI(intake: issueIntake, verifier: WebhookVerifier(secret: Array(secret.utf8)), repository: github.repository,
+            if let secret = secrets.webhookSecret {
+                webhook = WebhookAPI(intake: issueIntake, verifier: WebhookVerifier(secret: secret.revealedBytes), repository: github.repository,
                                      store: store, clock: clock, logger: logger)
             }
         }

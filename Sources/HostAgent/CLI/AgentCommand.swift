@@ -118,7 +118,7 @@ struct RunCommand: AsyncParsableCommand {
 
 struct CheckConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check-config", abstract: "Check agent.toml; print each problem with file, line and what to write instead.")
+        commandName: "check-config", abstract: "Check agent.toml (and, once enrolled, that the key is private); print each problem with file, line and what to write instead.")
 
     @OptionGroup var options: AgentConfigOption
 
@@ -126,6 +126,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
         let config = try options.load()
         let who = config.identity.map { "agent \($0.name) → \($0.coordinatorURL)" } ?? "no identity yet"
         let enrolled = config.paths.isEnrolled ? "enrolled" : "not enrolled yet"
+        if config.paths.isEnrolled { try config.paths.checkKey() }
         print("\(options.config): ok (\(who), reports every \(DurationText.format(config.reportInterval)), \(enrolled))")
     }
 }

@@ -199,6 +199,13 @@ struct AgentPaths: Sendable {
     var database: String { stateDir + "/agent.sqlite3" }
 
     var isEnrolled: Bool { FileManager.default.fileExists(atPath: certificate) && FileManager.default.fileExists(atPath: key) }
+
+    /// The key is readable, parses and is private (mode 0600). Checked before the agent
+    /// starts: renewal refuses an open key, and finding out only then would lock the agent out
+    /// once its certificate expires (D10).
+    func checkKey() throws {
+        _ = try PEMFile.readPrivateKey(key, what: "agent private key")
+    }
 }
 
 enum AgentConfigTemplate {

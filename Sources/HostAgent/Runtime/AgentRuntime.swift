@@ -31,6 +31,7 @@ final class AgentRuntime: Sendable {
         guard paths.isEnrolled else {
             throw OperationalError("this agent is not enrolled yet (no \(paths.certificate)): run `fieldmedic-agent enroll --coordinator URL --name \(identity.name) --token TOKEN --config \(config.path)`")
         }
+        try paths.checkKey()
         let pool = try AgentDatabase.open(path: paths.database)
         spool = ReportSpool(pool: pool, maxAge: config.spoolMaxAge, logger: logger)
         let journal = CommandJournal(pool: pool)

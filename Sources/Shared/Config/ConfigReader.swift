@@ -28,6 +28,9 @@ public final class ConfigReader {
 
     public init(text: String, path: String) throws(ConfigError) {
         self.path = path
+        if let line = Self.headerWithoutKey(text) {
+            throw ConfigError(file: path, line: line, message: "a table header must start with a key, e.g. [agents]")
+        }
         do {
             root = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
@@ -36,6 +39,25 @@ public final class ConfigReader {
             throw ConfigError(file: path, line: nil, message: "not valid TOML: \(error)")
         }
         lines = Self.indexLines(text)
+    }
+
+    /// The line of a table header whose first character is not a key (`[#`, `[=`, `[ .`…).
+    /// toml++ (under TOMLKit) asserts on those instead of reporting them: an abort in a debug
+    /// build, undefined behaviour in a release one. Found by scripts/fuzz.sh; the inputs are
+    /// in Fuzz/crashes/toml. (A line of a multi-line string or nested array that starts this
+    /// way, a lone `[` included, is refused too: FieldMedic's configs have none.)
+    static func headerWithoutKey(_ text: String) -> Int? {
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var rest = line.drop { $0 == " " || $0 == "\t" }
+            guard rest.first == "[" else { continue }
+            rest = rest.dropFirst()
+            if rest.first == "[" { rest = rest.dropFirst() }
+            rest = rest.drop { $0 == " " || $0 == "\t" }
+            guard let first = rest.first else { return index + 1 }
+            let startsKey = first.isASCII && (first.isLetter || first.isNumber || first == "_" || first == "-" || first == "\"" || first == "'")
+            if !startsKey && first != "]" { return index + 1 }
+        }
+        return nil
     }
 
     // MARK: typed getters
@@ -74,14 +96,24 @@ public final class ConfigReader {
         return flag
     }
 
-    /// A duration written as a string: `"90s"`, `"5m"`, `"1h"`, `"7d"`.
-    public func duration(_ key: String, default fallback: TimeInterval, minimum: TimeInterval = 0) throws(ConfigError) -> TimeInterval {
+    /// No duration in a config file is longer than this (ten years): past it, dates overflow
+    /// and certificates cannot be made.
+    public static let longestDuration: TimeInterval = 3650 * 86_400
+
+    /// A duration written as a string: `"90s"`, `"5m"`, `"1h"`, `"7d"`, between `minimum`
+    /// and `maximum`.
+    public func duration(
+        _ key: String, default fallback: TimeInterval, minimum: TimeInterval = 0, maximum: TimeInterval = ConfigReader.longestDuration
+    ) throws(ConfigError) -> TimeInterval {
         guard let value = value(key) else { return fallback }
-        guard let text = value.string, let seconds = DurationText.parse(text) else {
+        guard let text = value.string, let seconds = DurationText.parse(text), seconds.isFinite else {
             throw fail(key, "\(key) must be a duration string such as \"90s\", \"5m\", \"1h\" or \"7d\"")
         }
         if seconds < minimum {
             throw fail(key, "\(key) must be at least \"\(DurationText.format(minimum))\", not \"\(text)\"")
+        }
+        if seconds > maximum {
+            throw fail(key, "\(key) must be at most \"\(DurationText.format(maximum))\", not \"\(text)\"")
         }
         return seconds
     }

@@ -3,7 +3,7 @@ import Foundation
 import X509
 
 /// The agent's own P-256 key: generated on the host, stored mode 0600, never sent anywhere.
-public struct AgentKey {
+public struct AgentKey: RedactedReflection {
     public let key: P256.Signing.PrivateKey
 
     public init(key: P256.Signing.PrivateKey = P256.Signing.PrivateKey()) {
@@ -11,6 +11,8 @@ public struct AgentKey {
     }
 
     public var pem: String { key.pemRepresentation + "\n" }
+
+    public var redactedSummary: String { "P-256" }
 
     /// A CSR for this key; the coordinator decides the identity, the CSR only proves the key.
     public func certificateSigningRequest(name: String) throws -> String {

@@ -5,16 +5,22 @@ import X509
 
 /// The coordinator's private CA: it signs the coordinator's server certificate and every
 /// agent's client certificate. P-256 keys throughout.
-public struct CertificateAuthority: Sendable {
+///
+/// Services that hold it are logged with `String(describing:)` by swift-service-lifecycle:
+/// its description and reflection name the CA, never the key.
+public struct CertificateAuthority: Sendable, RedactedReflection {
     public let certificate: Certificate
     private let key: Certificate.PrivateKey
-    public let keyPEM: String
+    /// The private key as PKCS#8 PEM, for `init` to write to its 0600 file.
+    public let keyPEM: Secret
 
     public init(certificate: Certificate, key: P256.Signing.PrivateKey) {
         self.certificate = certificate
         self.key = Certificate.PrivateKey(key)
-        self.keyPEM = key.pemRepresentation + "\n"
+        self.keyPEM = Secret(key.pemRepresentation + "\n")
     }
+
+    public var redactedSummary: String { "subject: \(certificate.subject)" }
 
     /// Loads the CA from its certificate and key files (the key must be mode 0600).
     public init(certificatePath: String, keyPath: String) throws {
@@ -96,18 +102,7 @@ public struct CertificateAuthority: Sendable {
         csrPEM: String, agentName: String, validity: TimeInterval, now: Date = Date()
     ) throws -> Certificate {
         try AgentName.validate(agentName)
-        let csr: CertificateSigningRequest
-        do {
-            csr = try CertificateSigningRequest(pemEncoded: csrPEM)
-        } catch {
-            throw PKIError.invalidPEM(what: "certificate signing request", reason: "\(error)")
-        }
-        guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
-            throw PKIError.badCSRSignature
-        }
-        guard P256.Signing.PublicKey(csr.publicKey) != nil else {
-            throw PKIError.csrKeyNotAllowed("\(csr.signatureAlgorithm)")
-        }
+        let csr = try Self.checkedRequest(csrPEM)
         return try Certificate(
             version: .v3,
             serialNumber: Certificate.SerialNumber(),
@@ -131,6 +126,24 @@ public struct CertificateAuthority: Sendable {
             issuerPrivateKey: key)
     }
 
+    /// A CSR that parses, is signed by its own key, and has a P-256 key; checked before a
+    /// join token is spent on it.
+    public static func checkedRequest(_ csrPEM: String) throws -> CertificateSigningRequest {
+        let csr: CertificateSigningRequest
+        do {
+            csr = try CertificateSigningRequest(pemEncoded: csrPEM)
+        } catch {
+            throw PKIError.invalidPEM(what: "certificate signing request", reason: "\(error)")
+        }
+        guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
+            throw PKIError.badCSRSignature
+        }
+        guard P256.Signing.PublicKey(csr.publicKey) != nil else {
+            throw PKIError.csrKeyNotAllowed("\(csr.signatureAlgorithm)")
+        }
+        return csr
+    }
+
     private var authorityKeyIdentifier: ArraySlice<UInt8>? {
         (try? certificate.extensions.subjectKeyIdentifier)??.keyIdentifier
     }
@@ -150,6 +163,17 @@ extension Certificate {
 
     /// The serial number as lower-case hex without separators.
     public var serialHex: String { Hex.encode(serialNumber.bytes) }
+}
+
+extension Certificate.PublicKey {
+    /// SHA-256 of the DER SubjectPublicKeyInfo, lower-case hex: what the coordinator records
+    /// at issue and checks on every request, so a certificate is only good with its own key.
+    public var sha256Fingerprint: String {
+        var serializer = DER.Serializer()
+        // Serializing a parsed key cannot fail; fall back to the raw key bits if it ever did.
+        guard (try? serializer.serialize(self)) != nil else { return Hex.encode(SHA256.hash(data: Array(subjectPublicKeyInfoBytes))) }
+        return Hex.encode(SHA256.hash(data: serializer.serializedBytes))
+    }
 }
 
 /// IPv4/IPv6 text → network-order bytes, for IP SANs.

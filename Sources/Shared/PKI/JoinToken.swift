@@ -5,13 +5,13 @@ import Foundation
 ///
 /// The secret authorises one enrollment; the hash lets the agent pin the coordinator's CA
 /// before it trusts anything the coordinator says (no trust on first use).
-public struct JoinToken: Sendable, Equatable, CustomStringConvertible {
+public struct JoinToken: Sendable, Equatable, RedactedReflection {
     public static let prefix = "fmj1"
-    public let secret: String
+    public let secret: Secret
     public let caFingerprint: String
 
     public init(secret: String, caFingerprint: String) {
-        self.secret = secret
+        self.secret = Secret(secret)
         self.caFingerprint = caFingerprint
     }
 
@@ -36,15 +36,17 @@ public struct JoinToken: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// What the coordinator stores: never the secret itself.
-    public var secretHash: String { Hex.encode(SHA256.hash(data: Data(secret.utf8))) }
+    public var secretHash: String { Hex.encode(SHA256.hash(data: secret.revealedBytes)) }
 
     /// A short, non-secret id for logs and the audit log.
     public var id: String { String(secretHash.prefix(12)) }
 
-    public var text: String { "\(Self.prefix).\(secret).\(caFingerprint)" }
+    /// The whole token, secret included: for the operator's terminal and the enroll request only.
+    public var text: String { "\(Self.prefix).\(secret.revealed).\(caFingerprint)" }
 
     /// Never prints the secret.
     public var description: String { "join token \(id)" }
+    public var redactedSummary: String { "id: \(id)" }
 }
 
 public enum JoinTokenError: Error, CustomStringConvertible, Equatable {

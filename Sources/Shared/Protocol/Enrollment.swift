@@ -1,7 +1,9 @@
 import Foundation
 
 /// `POST /v1/enroll`: a one-time join token and a CSR for the agent's own key.
-public struct EnrollRequest: VersionedBody, Equatable {
+///
+/// The token is on the wire as text (JSON), but the value never prints.
+public struct EnrollRequest: VersionedBody, Equatable, RedactedReflection {
     public var version: Int
     public var token: String
     public var name: String
@@ -13,6 +15,8 @@ public struct EnrollRequest: VersionedBody, Equatable {
         self.name = name
         self.csrPEM = csrPEM
     }
+
+    public var redactedSummary: String { "name: \(name.prefix(64))" }
 }
 
 /// The coordinator's answer to an enrollment or a renewal: the signed client certificate.

@@ -1,0 +1,52 @@
+import Foundation
+
+/// The parsers the outside world feeds, each as one function of raw bytes: what the libFuzzer
+/// driver (`Fuzz/FieldMedicFuzz`, run by `scripts/fuzz.sh`) calls, and what `FuzzCorpusTests`
+/// replays the committed corpus and crashes through on every test run. A parser may refuse
+/// anything; it must never crash, hang or allocate without bound.
+///
+/// ```swift
+/// ParserEntryPoint.named("health")?.run(Data(#"{"version":1,"reports":[]}"#.utf8))
+/// ```
+public struct ParserEntryPoint: Sendable {
+    public let name: String
+    public let run: @Sendable (Data) -> Void
+
+    public static let all: [ParserEntryPoint] = [
+        // POST /v1/health from an agent (and the spool it replays).
+        ParserEntryPoint(name: "health") { data in
+            _ = try? WireCodec.decode(HealthBatch.self, from: data)
+        },
+        // POST /v1/enroll from anyone: the body, the token in it, the name, the CSR.
+        ParserEntryPoint(name: "enroll") { data in
+            guard let request = try? WireCodec.decode(EnrollRequest.self, from: data) else { return }
+            _ = try? JoinToken.parse(request.token)
+            _ = try? AgentName.validate(request.name)
+            _ = try? CertificateAuthority.checkedRequest(request.csrPEM)
+        },
+        // Commands to agents and their results back.
+        ParserEntryPoint(name: "command") { data in
+            _ = try? WireCodec.decode(Command.self, from: data)
+            _ = try? WireCodec.decode(CommandResult.self, from: data)
+            _ = try? WireCodec.decode(RenewRequest.self, from: data)
+        },
+        // agent.toml and coordinator.toml, read the way the loaders read them.
+        ParserEntryPoint(name: "toml") { data in
+            guard let text = String(data: data, encoding: .utf8), let reader = try? ConfigReader(text: text, path: "fuzz.toml") else { return }
+            _ = try? reader.string("data_dir")
+            _ = try? reader.duration("agents.cert_lifetime", default: 1)
+            _ = try? reader.int("limits.max_body_bytes", default: 1, range: 0...10)
+            _ = try? reader.stringArray("github.approvers", default: [])
+            _ = try? reader.finish()
+        },
+        // Certificates and keys as PEM (the join flow's CA, renewed certificates, key files).
+        ParserEntryPoint(name: "pem") { data in
+            guard let text = String(data: data, encoding: .utf8) else { return }
+            _ = try? PEMFile.certificate(fromPEM: text, what: "fuzz")
+            _ = DurationText.parse(text)
+            _ = WireDate.parse(text)
+        },
+    ]
+
+    public static func named(_ name: String) -> ParserEntryPoint? { all.first { $0.name == name } }
+}

@@ -1,0 +1,82 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+@testable import Coordinator
+@testable import Shared
+
+/// Walks every route each listener registers and calls it without credentials: only the
+/// routes a listener declares public may answer anything but 401/403.
+@Suite struct RouteAuthenticationTests {
+    static func concrete(_ path: String) -> String {
+        path.split(separator: "/").map { $0.hasPrefix("{") ? "1" : String($0) }.reduce("") { $0 + "/" + $1 }
+    }
+
+    /// Calls each route of `router` that is not public with `headers`; returns "METHOD path → status" for the ones let through.
+    static func unguarded<Context: RequestContext>(
+        _ router: Router<Context>, public declared: Set<String>, headers: HTTPFields = [:]
+    ) async throws -> (all: [String], letThrough: [String]) where Context.Source == ApplicationRequestContextSource {
+        let routes = router.routes.map { ($0.method, $0.path.description) }
+        let app = Application(router: router)
+        let letThrough = try await app.test(.router) { client in
+            var found: [String] = []
+            for (method, path) in routes where !declared.contains("\(method) \(path)") {
+                let response = try await client.execute(uri: concrete(path), method: method, headers: headers, body: ByteBuffer(string: "{}"))
+                if ![401, 403].contains(response.status.code) { found.append("\(method) \(path) → \(response.status.code)") }
+            }
+            return found
+        }
+        return (routes.map { "\($0.0) \($0.1)" }, letThrough)
+    }
+
+    @Test func everyAgentRouteButThePublicOnesNeedsAClientCertificate() async throws {
+        let f = try FleetFixture()
+        let rejections = RejectionLog(store: f.store, clock: f.clock)
+        let api = AgentAPI(
+            fleet: f.fleet, authenticator: AgentAuthenticator(store: f.store, clock: f.clock, rejections: rejections, cache: nil),
+            maxBodyBytes: 1 << 20, maxLongPoll: 1)
+        let (all, letThrough) = try await Self.unguarded(api.makeRouter(), public: AgentAPI.publicRoutes)
+        #expect(letThrough.isEmpty)
+        #expect(Set(all).isSuperset(of: AgentAPI.publicRoutes))
+        #expect(all.count >= 6, "found only \(all)")
+    }
+
+    @Test func everyOperatorRouteNeedsTheToken() async throws {
+        let t = try await TicketFixture()
+        let f = t.fleet
+        let rejections = RejectionLog(store: f.store, clock: f.clock)
+        let router = OperatorRouter.make(token: Secret("right-token"), rejections: rejections, routes: [
+            OperatorAPI(fleet: f.fleet, offlineAfter: 180),
+            TicketOperatorAPI(engine: t.engine, mode: .fix, mentions: [], predict: t.config.predict),
+        ])
+        let routeCount = router.routes.count
+        let none = try await Self.unguarded(router, public: [])
+        #expect(none.letThrough.isEmpty)
+        let wrong = try await Self.unguarded(router, public: [], headers: [.authorization: "Bearer wrong-token"])
+        #expect(wrong.letThrough.isEmpty)
+        #expect(routeCount >= 20, "found only \(none.all)")
+    }
+
+    @Test func theWebhookNeedsItsSignature() async throws {
+        let t = try await TicketFixture()
+        let webhook = WebhookAPI(
+            intake: t.intake, verifier: WebhookVerifier(secret: Array("s3cret".utf8)), repository: "acme/ops", store: t.fleet.store,
+            clock: t.fleet.clock, logger: t.logger)
+        let (all, letThrough) = try await Self.unguarded(webhook.makeRouter(), public: WebhookAPI.publicRoutes)
+        #expect(letThrough.isEmpty)
+        #expect(all.contains("POST /github/webhook"))
+        // A signed delivery gets through to the handler, with the body the signature covered.
+        let body = #"{"zen":"Design for failure.","hook_id":1}"#
+        let signature = "sha256=" + Hex.encode(Array(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: Data("s3cret".utf8)))))
+        try await Application(router: webhook.makeRouter()).test(.router) { client in
+            let answer = try await client.execute(
+                uri: "/github/webhook", method: .post,
+                headers: [HTTPField.Name("X-Hub-Signature-256")!: signature, HTTPField.Name("X-GitHub-Event")!: "ping",
+                          HTTPField.Name("X-GitHub-Delivery")!: "d-1"],
+                body: ByteBuffer(string: body))
+            #expect(![401, 403].contains(answer.status.code), "\(answer.status)")
+        }
+    }
+}
