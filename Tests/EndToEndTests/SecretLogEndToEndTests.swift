@@ -5,6 +5,9 @@ import Testing
 
 /// The real coordinator and agent at trace level through enroll → report → ticket → GitHub
 /// report → webhook → revoke: no key, token or secret appears in any log line.
+/// Under the serialized parent: its waits block a thread of the cooperative pool (two on this
+/// machine), and beside another such suite the in-process fake GitHub got none and timed out.
+extension SharedTestbed {
 @Suite(.serialized) struct SecretLogEndToEndTests {
     static let githubToken = "ghp_LOGTESTTOKEN0123456789abcdefghijklmn"
     static let webhookSecret = "webhook-secret-that-must-not-be-logged"
@@ -81,4 +84,5 @@ import Testing
             }
         }
     }
+}
 }
