@@ -21,9 +21,9 @@ struct TicketsCommand: AsyncParsableCommand {
             if tickets.isEmpty { print(all ? "No tickets yet." : "No open tickets."); return }
             let now = Date()
             print(TextTable.render(
-                ["ID", "ISSUE", "HOST", "STATE", "UPDATED", "TITLE"],
+                ["ID", "PRIO", "ISSUE", "HOST", "STATE", "UPDATED", "TITLE"],
                 tickets.map { t in
-                    [String(t.id), t.issue.map { "#\($0)" } ?? "-", t.host ?? "?", t.state, RelativeTime.describe(t.updatedAt, now: now), String(t.title.prefix(50))]
+                    [String(t.id), t.priority ?? "-", t.issue.map { "#\($0)" } ?? "-", t.host ?? "?", t.state, RelativeTime.describe(t.updatedAt, now: now), String(t.title.prefix(50))]
                 }))
         }
     }

@@ -106,6 +106,12 @@ struct TicketConfig: Sendable, Equatable {
                 }
                 override.policy = policy
             }
+            if let text = try reader.string(path: ["playbook", code, "priority"]) {
+                guard let priority = TicketPriority(rawValue: text.uppercased()) else {
+                    throw reader.fail(ConfigReader.display(["playbook", code, "priority"]), "priority must be P0, P1, P2 or P3 (got \"\(text)\")")
+                }
+                override.priority = priority
+            }
             let key = ConfigReader.display(["playbook", code, "actions"])
             let actions = try reader.stringArray(key, default: [])
             if !actions.isEmpty {

@@ -37,10 +37,13 @@ struct TicketSummary: Codable, Sendable, Equatable {
     var title: String
     var verdict: String?
     var plan: String?
+    /// P0 … P3 (nil from older coordinators).
+    var priority: String?
     var updatedAt: Date
     var createdAt: Date
 
-    init(_ t: Ticket) {
+    init(_ t: Ticket, playbook: Playbook = .builtIn) {
+        priority = t.priority(playbook).rawValue
         id = t.id
         issue = t.issueNumber
         source = t.source.rawValue

@@ -14,7 +14,8 @@ struct TicketOperatorAPI: OperatorRoutes {
         group.get("/tickets") { request, _ in
             let all = request.uri.queryParameters.get("all") == "1"
             let tickets = all ? try await store.allTickets() : try await store.openTickets()
-            return JSONResponse.make(tickets.map(TicketSummary.init))
+            let playbook = engine.config.playbook
+            return JSONResponse.make(tickets.map { TicketSummary($0, playbook: playbook) })
         }
         group.post("/tickets") { request, _ in
             let body = try await OperatorAPI.decode(OpenTicketRequest.self, request)
@@ -28,11 +29,11 @@ struct TicketOperatorAPI: OperatorRoutes {
                 ticket.labels = ["host:\(host)"]
             }
             let (stored, _) = try await engine.mutex.run { try await engine.open(ticket, via: OperatorAPI.actor(request)) }
-            return JSONResponse.make(TicketSummary(stored), status: .created)
+            return JSONResponse.make(TicketSummary(stored, playbook: engine.config.playbook), status: .created)
         }
         group.get("/tickets/{id}") { _, context in
             let ticket = try await Self.ticket(context, store)
-            return JSONResponse.make(TicketDetail(ticket: ticket, report: TicketReport.render(ticket, mode: mode, mentions: mentions)))
+            return JSONResponse.make(TicketDetail(ticket: ticket, report: TicketReport.render(ticket, mode: mode, mentions: mentions, playbook: engine.config.playbook)))
         }
         group.post("/tickets/{id}/command") { request, context in
             let body = try await OperatorAPI.decode(TicketCommandRequest.self, request)
@@ -44,7 +45,7 @@ struct TicketOperatorAPI: OperatorRoutes {
                 let reply = try await engine.handle(ChatCommand(verb: verb, argument: body.argument), on: &ticket, author: OperatorAPI.actor(request), trusted: true)
                 return (reply, try await store.ticket(id: ticket.id) ?? ticket)
             }
-            return JSONResponse.make(TicketCommandResponse(ticket: TicketSummary(fresh), reply: reply))
+            return JSONResponse.make(TicketCommandResponse(ticket: TicketSummary(fresh, playbook: engine.config.playbook), reply: reply))
         }
         group.post("/pause") { request, _ in
             let body = try await OperatorAPI.decode(PauseRequest.self, request)

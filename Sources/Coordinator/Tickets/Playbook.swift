@@ -13,6 +13,13 @@ struct Playbook: Sendable, Equatable {
         /// helps now, the memory limit needs a person).
         var escalateAfterFix: Bool = false
         var manual: [String]
+        /// Overrides the built-in triage (`[playbook."<code>"] priority`).
+        var priority: TicketPriority?
+    }
+
+    /// A finding's priority: the override for its code, else the built-in triage.
+    func priority(of finding: Finding) -> TicketPriority {
+        entries[finding.code]?.priority ?? TicketPriority.of(finding)
     }
 
     struct Template: Sendable, Equatable {
@@ -144,6 +151,7 @@ struct Playbook: Sendable, Equatable {
                 entry.steps = actions.map { Template(action: $0, service: nil, defaultPolicy: Self.defaultPolicy($0)) }
             }
             if let policy = override.policy { entry.policy = policy }
+            if let priority = override.priority { entry.priority = priority }
             copy.entries[code] = entry
         }
         return copy
@@ -152,6 +160,7 @@ struct Playbook: Sendable, Equatable {
     struct Override: Sendable, Equatable {
         var policy: PlaybookPolicy?
         var actions: [ActionKind]?
+        var priority: TicketPriority?
     }
 
     /// The plan for these findings: steps in finding order, duplicates dropped.

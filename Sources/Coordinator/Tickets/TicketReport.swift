@@ -7,6 +7,11 @@ enum TicketReport {
     static func marker(_ ticket: Ticket) -> String { "<!-- fieldmedic:report ticket=\(ticket.id) -->" }
     static let markerPrefix = "<!-- fieldmedic:report ticket="
 
+    /// The state's label and the ticket's priority label.
+    static func labels(for ticket: Ticket, playbook: Playbook) -> [String] {
+        labels(for: ticket.state) + [ticket.priority(playbook).label]
+    }
+
     static func labels(for state: TicketState) -> [String] {
         switch state {
         case .resolved: ["fieldmedic:resolved"]
@@ -18,6 +23,7 @@ enum TicketReport {
     }
 
     static let allLabels = ["fieldmedic:resolved", "fieldmedic:escalated", "fieldmedic:healthy", "fieldmedic:awaiting-approval"]
+        + TicketPriority.allCases.map(\.label)
 
     /// Close only after a verified fix or a healthy status request; a standing checklist
     /// gets its report and stays open.
@@ -25,13 +31,13 @@ enum TicketReport {
         ticket.state == .resolved || (ticket.state == .healthy && ticket.intent != .checklist)
     }
 
-    static func render(_ t: Ticket, mode: RolloutMode, mentions: [String]) -> String {
+    static func render(_ t: Ticket, mode: RolloutMode, mentions: [String], playbook: Playbook = .builtIn) -> String {
         var out: [String] = [marker(t)]
         out.append("### FieldMedic — \(headline(t))")
         out.append("")
         out.append("**\(verdictLine(t))**")
         out.append("")
-        var facts = ["host: `\(t.host ?? "?")`", "state: `\(t.state.rawValue)`", "run \(t.run)", "mode: `\(mode.rawValue)`"]
+        var facts = ["**\(t.priority(playbook).rawValue)**", "host: `\(t.host ?? "?")`", "state: `\(t.state.rawValue)`", "run \(t.run)", "mode: `\(mode.rawValue)`"]
         if let plan = t.plan { facts.append("plan `\(plan.shortHash)`") }
         out.append(facts.joined(separator: " · "))
 

@@ -172,8 +172,8 @@ struct TicketPublisher: Sendable {
         let now = clock.now()
         guard ticket.github.dirty || !ticket.github.replies.isEmpty else { return nil }
         if let retryAt = ticket.github.retryAt, retryAt > now { return nil }
-        let report = TicketReport.render(ticket, mode: mode, mentions: mentions)
-        let labels = TicketReport.labels(for: ticket.state)
+        let report = TicketReport.render(ticket, mode: mode, mentions: mentions, playbook: engine.config.playbook)
+        let labels = TicketReport.labels(for: ticket, playbook: engine.config.playbook)
         let close = TicketReport.shouldClose(ticket)
         let digest = PublishDigest.of(report: report, labels: labels, close: close)
         if digest == ticket.github.publishedDigest && ticket.github.replies.isEmpty {
