@@ -47,6 +47,27 @@ import Testing
         #expect(problems.first?.contains("missing") == true)
     }
 
+    /// Each report published when a run ends carries the head: an anchor on GitHub, where
+    /// the database's writer cannot change it.
+    @Test func aClosedReportCarriesAnAnchorThatFindsALaterRewrite() async throws {
+        let f = try await TicketFixture()
+        f.host.findings = [TicketFixture.down("worker_wrapper")]
+        let issue = f.github.open(title: "worker down")
+        try await f.intake.poll()
+        try await f.settle()
+        let report = try #require(f.github.reportBody(issue.number))
+        let marker = try #require(report.range(of: "<!-- fieldmedic:audit-anchor ")).upperBound
+        let anchor = try #require(AuditAnchor(String(report[marker...].prefix { $0 != " " })))
+        #expect(try AuditAnchor.mismatches([anchor]) { try f.fleet.store.auditHash(row: $0) }.isEmpty)
+        // Later activity does not change a closed report (no edits as the log grows).
+        let edits = f.github.writes.filter { $0.hasPrefix("edit") }.count
+        try await f.fleet.store.appendAudit(AuditEntry(actor: "t", action: "test.row", subject: "later"))
+        try await f.settle()
+        #expect(f.github.writes.filter { $0.hasPrefix("edit") }.count == edits)
+        try await Self.rewrite(f.fleet.store, row: 2)
+        #expect(try AuditAnchor.mismatches([anchor]) { try f.fleet.store.auditHash(row: $0) }.count == 1, "the rewrite is found")
+    }
+
     @Test func anchorsParseStrictly() {
         let hash = String(repeating: "ab", count: 32)
         #expect(AuditAnchor("12:\(hash)") == AuditAnchor(row: 12, hash: hash))

@@ -38,6 +38,8 @@ protocol CoordinatorStore: Sendable {
     func appendAudit(_ entry: AuditEntry) async throws
     func auditRows(since: Date?) async throws -> [AuditRecord]
     func verifyAudit() async throws -> ChainVerdict
+    /// The newest audit row as an anchor (nil for an empty log).
+    func auditHead() throws -> AuditAnchor?
 }
 
 struct JoinTokenRecord: Sendable, Equatable {

@@ -57,6 +57,9 @@ struct Ticket: Codable, Sendable, Equatable {
     /// Fresh diagnoses after a lock wait in this run: a ticket that comes back to the same
     /// place twice without acting escalates instead of going round again.
     var rediagnoses: Int?
+    /// The audit log's head (`ROW:HASH`) when the run ended, published in the report: a copy
+    /// outside the database that `audit verify --anchor` checks a rewritten chain against.
+    var auditAnchor: String?
 
     init(id: Int64 = 0, source: TicketSource, title: String, body: String, author: String, labels: [String] = [], now: Date) {
         self.id = id

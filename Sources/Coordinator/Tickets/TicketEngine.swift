@@ -96,6 +96,10 @@ struct TicketEngine: Sendable {
                 audit = try await step(&ticket)
             }
             if ticket == before { return ticket }
+            if ticket.state.isTerminal && !before.state.isTerminal {
+                // Frozen at the end of the run, so the report is not edited as the log grows.
+                ticket.auditAnchor = try store.auditHead()?.description
+            }
             ticket.updatedAt = clock.now()
             ticket.github.dirty = true
             try await store.saveTicket(ticket, audit: audit)

@@ -110,6 +110,12 @@ enum TicketReport {
             out += table
         }
 
+        if let anchor = t.auditAnchor {
+            out.append("")
+            out.append("<sub>Audit anchor `\(anchor)`: `fieldmedic-coordinator audit verify --anchor \(anchor)` shows the audit log was not rewritten up to here.</sub>")
+            out.append("<!-- fieldmedic:audit-anchor \(anchor) -->")
+        }
+
         out.append("")
         out.append("<details><summary>Timeline</summary>")
         out.append("")
