@@ -117,6 +117,12 @@ struct Playbook: Sendable, Equatable {
         ])
         case .queueQueryFailed:
             Entry(steps: [], policy: nil, manual: ["Check the database role's permissions on `core_job`."])
+        // nginx's own settings or the app behind it: nothing FieldMedic may change itself.
+        case .proxyErrors:
+            Entry(steps: [], policy: nil, manual: [
+            "The finding's message names the setting for its status code; the evidence has the endpoint families, their rates and a sample path.",
+            "See the requests themselves: `docker compose logs --since 15m nginx | grep -E '(\" |\"status\":)(413|444|499|5[0-9][0-9])'`.",
+        ])
         }
     }
 

@@ -18,6 +18,8 @@ struct AgentConfig: Sendable {
     var queue: Queue
     var status: Status?
     var tlsURL: String?
+    /// The compose service whose log holds nginx's access log; nil = not read.
+    var proxyService: String?
     var actions: ActionPolicy
 
     struct Compose: Sendable {
@@ -51,6 +53,10 @@ struct AgentConfig: Sendable {
         var oldestPending: TimeInterval = 30 * 60
         var tlsDays: Double = 14
         var oomRecent: TimeInterval = DockerProbe.defaultOOMRecent
+        /// nginx's 413/444/499/5xx per endpoint family over this window of its log.
+        var proxyWindow: TimeInterval = 15 * 60
+        var proxyErrorPercent: Double = 5
+        var proxyErrorMinimum: Int = 3
     }
 
     static func load(path: String) throws(ConfigError) -> AgentConfig {
@@ -78,6 +84,9 @@ struct AgentConfig: Sendable {
         thresholds.oldestPending = try reader.duration("thresholds.oldest_pending", default: thresholds.oldestPending, minimum: 60)
         thresholds.tlsDays = try reader.double("thresholds.tls_days", default: thresholds.tlsDays, range: 0...365)
         thresholds.oomRecent = try reader.duration("thresholds.oom_recent", default: thresholds.oomRecent, minimum: 60)
+        thresholds.proxyWindow = try reader.duration("thresholds.proxy_window", default: thresholds.proxyWindow, minimum: 60)
+        thresholds.proxyErrorPercent = try reader.double("thresholds.proxy_error_percent", default: thresholds.proxyErrorPercent, range: 0...100)
+        thresholds.proxyErrorMinimum = try reader.int("thresholds.proxy_error_min", default: thresholds.proxyErrorMinimum, range: 1...1_000_000)
 
         var compose = Compose()
         compose.project = try reader.string("compose.project", default: compose.project)
@@ -108,6 +117,7 @@ struct AgentConfig: Sendable {
         if let tlsURL, !tlsURL.hasPrefix("https://") {
             throw reader.fail("tls.url", "tls.url must start with https://, e.g. url = \"https://qfield.example.org\"")
         }
+        let proxyService = try reader.string("proxy.service", default: "nginx")
         let actions = try ActionPolicy.load(reader)
         let enrolled = AgentIdentity.read(stateDir: stateDir)
         var identity: AgentIdentity?
@@ -128,6 +138,7 @@ struct AgentConfig: Sendable {
             queue: queue,
             status: status,
             tlsURL: tlsURL,
+            proxyService: proxyService.isEmpty ? nil : proxyService,
             actions: actions)
         try reader.finish()
         return config
@@ -253,6 +264,12 @@ enum AgentConfigTemplate {
         # The public address whose certificate (and chain) QField clients check.
         # url = "https://qfield.example.org"
 
+        [proxy]
+        # The compose service whose log holds nginx's access log (QFieldCloud's nginx writes
+        # it to stdout); read from where the last cycle stopped. "" = do not read it (an
+        # external reverse proxy instead of the bundled nginx).
+        service = "nginx"
+
         [thresholds]
         # Findings are raised at or above these.
         disk_percent = 90
@@ -264,6 +281,12 @@ enum AgentConfigTemplate {
         tls_days = 14
         # An OOM kill stays a finding this long, also after the container runs again.
         oom_recent = "1h"
+        # nginx's 413/444/499/5xx answers per endpoint family (files, packages, deltas,
+        # status, other), read from the nginx container's log over this window: a finding
+        # when at least proxy_error_min of them make proxy_error_percent of the family's requests.
+        proxy_window = "15m"
+        proxy_error_percent = 5
+        proxy_error_min = 3
 
         [actions]
         # This host's own kill switch: false refuses every action the coordinator asks for.

@@ -79,6 +79,11 @@ struct ProbeSet: Sendable {
         }
         if let status = config.status { probes.append(StatusProbe(url: status.url, host: status.host)) }
         if let url = config.tlsURL { probes.append(TLSProbe(url: url, warnDays: thresholds.tlsDays)) }
+        if let service = config.proxyService {
+            probes.append(ProxyErrorsProbe(
+                engine: config.dockerEngine, project: config.compose.project, service: service, host: config.status?.host,
+                window: thresholds.proxyWindow, errorPercent: thresholds.proxyErrorPercent, minimumErrors: thresholds.proxyErrorMinimum))
+        }
         return ProbeSet(probes: probes)
     }
 

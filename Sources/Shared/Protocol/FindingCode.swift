@@ -27,6 +27,8 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
     case queueBacklogGrowing = "queue.backlog_growing"
     case serviceCrashloop = "service.crashloop"
     case agentOffline = "agent.offline"
+    // Proxy, configuration and certificate faults seen by the agent (issue 12).
+    case proxyErrors = "proxy.errors"
 
     public enum Origin: Sendable { case agent, coordinator }
 
@@ -39,6 +41,8 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
             .agent
         case .diskFullPredicted, .queueBacklogGrowing, .serviceCrashloop, .agentOffline:
             .coordinator
+        case .proxyErrors:
+            .agent
         }
     }
 }
