@@ -123,6 +123,11 @@ struct Playbook: Sendable, Equatable {
             "The finding's message names the setting for its status code; the evidence has the endpoint families, their rates and a sample path.",
             "See the requests themselves: `docker compose logs --since 15m nginx | grep -E '(\" |\"status\":)(413|444|499|5[0-9][0-9])'`.",
         ])
+        // The operator's own file: FieldMedic never edits it.
+        case .configInvalid:
+            Entry(steps: [], policy: nil, manual: [
+            "Edit the line the finding names (file:line) as it says, then apply it: `docker compose up -d` in the install directory.",
+        ])
         }
     }
 

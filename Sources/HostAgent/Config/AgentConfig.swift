@@ -28,6 +28,8 @@ struct AgentConfig: Sendable {
         var directory: String?
         /// Services that must have a running container; others are judged when present.
         var requiredServices: [String] = ["app", "nginx", "worker_wrapper"]
+        /// How often `.env` is looked at (and read again only when it changed).
+        var envCheckInterval: TimeInterval = 5 * 60
     }
 
     struct Queue: Sendable {
@@ -95,6 +97,7 @@ struct AgentConfig: Sendable {
             throw reader.fail("compose.directory", "compose.directory must be the absolute path of the QFieldCloud install (the folder with .env)")
         }
         compose.requiredServices = try reader.stringArray("compose.required_services", default: compose.requiredServices)
+        compose.envCheckInterval = try reader.duration("compose.env_check_interval", default: compose.envCheckInterval)
 
         let modeText = try reader.string("queue.mode", default: compose.directory == nil ? "off" : "docker-exec")
         guard let mode = Queue.Mode(rawValue: modeText) else {
@@ -246,6 +249,8 @@ enum AgentConfigTemplate {
         # directory = "/opt/qfieldcloud"
         # Services that must always have a running container.
         required_services = ["app", "nginx", "worker_wrapper"]
+        # How often .env is linted (config.invalid); it is read again only when it changed.
+        env_check_interval = "5m"
 
         [queue]
         # How to read the job queue: "docker-exec" (psql inside the running db container,

@@ -79,6 +79,9 @@ struct ProbeSet: Sendable {
         }
         if let status = config.status { probes.append(StatusProbe(url: status.url, host: status.host)) }
         if let url = config.tlsURL { probes.append(TLSProbe(url: url, warnDays: thresholds.tlsDays)) }
+        if let directory = config.compose.directory {
+            probes.append(ConfigProbe(directory: directory, interval: config.compose.envCheckInterval))
+        }
         if let service = config.proxyService {
             probes.append(ProxyErrorsProbe(
                 engine: config.dockerEngine, project: config.compose.project, service: service, host: config.status?.host,

@@ -29,6 +29,7 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
     case agentOffline = "agent.offline"
     // Proxy, configuration and certificate faults seen by the agent (issue 12).
     case proxyErrors = "proxy.errors"
+    case configInvalid = "config.invalid"
 
     public enum Origin: Sendable { case agent, coordinator }
 
@@ -41,7 +42,7 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
             .agent
         case .diskFullPredicted, .queueBacklogGrowing, .serviceCrashloop, .agentOffline:
             .coordinator
-        case .proxyErrors:
+        case .proxyErrors, .configInvalid:
             .agent
         }
     }
