@@ -5,7 +5,8 @@ import Testing
 
 extension SharedTestbed {
 /// The install's own files, as the agent reads them: a bad `.env` in the testbed's install
-/// directory is named by file and line. The file is put back afterwards.
+/// directory is named by file and line; a compose file compose rejects is reported with
+/// compose's own words. Both files are put back afterwards.
 @Suite(.serialized) struct ConfigEndToEndTests {
     let env: TestEnvironment
 
@@ -43,6 +44,28 @@ extension SharedTestbed {
         let worker = try #require(findings.first { $0.subject == ".env QFIELDCLOUD_WORKER_QFIELDCLOUD_URL" })
         #expect(worker.message.hasPrefix("\(envPath):\(lines.count): DEBUG=0"), "\(worker.message)")
         #expect(worker.evidence["write"]?.hasPrefix("QFIELDCLOUD_WORKER_QFIELDCLOUD_URL=https://localhost/api/v1/") == true)
+    }
+
+    @Test func aComposeFileComposeRejectsIsComposeInvalidWithComposesOwnError() async throws {
+        let envPath = env.testbedDir + "/.env"
+        let brokenPath = env.testbedDir + "/docker-compose.broken.yml"
+        let original = try String(contentsOfFile: envPath, encoding: .utf8)
+        defer {
+            try? AtomicFile.write(Data(original.utf8), to: envPath)
+            unlink(brokenPath)
+        }
+        let compose = ComposeProject(project: env.project, directory: env.testbedDir, dockerSocket: env.dockerSocket, runner: SubprocessRunner())
+        let clean = await ComposeProbe(compose: compose, interval: 3600).collect()
+        #expect(clean.error == nil && clean.findings.isEmpty, "the testbed's own files are valid: \(clean)")
+
+        // An override with a misspelt key, added to COMPOSE_FILE as an operator would.
+        try "version: \"2.4\"\nservices:\n  app:\n    imagee: fieldmedic/busybox:test\n".write(toFile: brokenPath, atomically: true, encoding: .utf8)
+        try AtomicFile.write(Data(original.replacingOccurrences(of: "COMPOSE_FILE=docker-compose.yml", with: "COMPOSE_FILE=docker-compose.yml:docker-compose.broken.yml").utf8), to: envPath)
+        let result = await ComposeProbe(compose: compose, interval: 3600).collect()
+        let finding = try #require(result.findings.first, "\(result)")
+        #expect(finding.code == "compose.invalid")
+        #expect(finding.evidence["compose_error"]?.contains("imagee") == true, "\(finding.evidence)")
+        #expect(finding.message.contains("imagee"))
     }
 }
 }

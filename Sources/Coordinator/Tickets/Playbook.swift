@@ -128,6 +128,12 @@ struct Playbook: Sendable, Equatable {
             Entry(steps: [], policy: nil, manual: [
             "Edit the line the finding names (file:line) as it says, then apply it: `docker compose up -d` in the install directory.",
         ])
+        // Nothing can be recreated or updated until the files parse again: a person fixes them.
+        case .composeInvalid:
+            Entry(steps: [], policy: nil, manual: [
+            "Read compose's own error in the evidence (`compose_error`), fix the file it names, and check with `docker compose config -q` in the install directory.",
+            "If the files did not change, the compose version did: compare `docker compose version` with the one QFieldCloud's release notes name.",
+        ])
         }
     }
 

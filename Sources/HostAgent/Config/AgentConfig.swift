@@ -30,6 +30,8 @@ struct AgentConfig: Sendable {
         var requiredServices: [String] = ["app", "nginx", "worker_wrapper"]
         /// How often `.env` is looked at (and read again only when it changed).
         var envCheckInterval: TimeInterval = 5 * 60
+        /// How often `compose config -q` runs (and at once when .env or a compose file changed).
+        var configCheckInterval: TimeInterval = 3600
     }
 
     struct Queue: Sendable {
@@ -98,6 +100,7 @@ struct AgentConfig: Sendable {
         }
         compose.requiredServices = try reader.stringArray("compose.required_services", default: compose.requiredServices)
         compose.envCheckInterval = try reader.duration("compose.env_check_interval", default: compose.envCheckInterval)
+        compose.configCheckInterval = try reader.duration("compose.config_check_interval", default: compose.configCheckInterval, minimum: 60)
 
         let modeText = try reader.string("queue.mode", default: compose.directory == nil ? "off" : "docker-exec")
         guard let mode = Queue.Mode(rawValue: modeText) else {
@@ -251,6 +254,9 @@ enum AgentConfigTemplate {
         required_services = ["app", "nginx", "worker_wrapper"]
         # How often .env is linted (config.invalid); it is read again only when it changed.
         env_check_interval = "5m"
+        # How often `compose config -q` checks that compose accepts the project
+        # (compose.invalid); also at once when .env or a compose file changed.
+        config_check_interval = "1h"
 
         [queue]
         # How to read the job queue: "docker-exec" (psql inside the running db container,

@@ -81,6 +81,7 @@ struct ProbeSet: Sendable {
         if let url = config.tlsURL { probes.append(TLSProbe(url: url, warnDays: thresholds.tlsDays)) }
         if let directory = config.compose.directory {
             probes.append(ConfigProbe(directory: directory, interval: config.compose.envCheckInterval))
+            probes.append(ComposeProbe(compose: config.composeProject(runner: runner), interval: config.compose.configCheckInterval))
         }
         if let service = config.proxyService {
             probes.append(ProxyErrorsProbe(

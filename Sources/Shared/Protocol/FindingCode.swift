@@ -30,6 +30,7 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
     // Proxy, configuration and certificate faults seen by the agent (issue 12).
     case proxyErrors = "proxy.errors"
     case configInvalid = "config.invalid"
+    case composeInvalid = "compose.invalid"
 
     public enum Origin: Sendable { case agent, coordinator }
 
@@ -42,7 +43,7 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
             .agent
         case .diskFullPredicted, .queueBacklogGrowing, .serviceCrashloop, .agentOffline:
             .coordinator
-        case .proxyErrors, .configInvalid:
+        case .proxyErrors, .configInvalid, .composeInvalid:
             .agent
         }
     }
