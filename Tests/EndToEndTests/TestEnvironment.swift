@@ -159,9 +159,25 @@ struct TestEnvironment: Sendable {
         }
     }
 
+    /// The app answers after 4 s, past the testbed nginx's 2 s read timeout (504).
+    func appSlow(_ slow: Bool) throws {
+        let path = testbedDir + "/state/app.slow"
+        unlink(path)
+        if slow { FileManager.default.createFile(atPath: path, contents: nil) }
+    }
+
+    /// The QFIELDCLOUD_HOST the testbed nginx compares Host with; nil = the one in .env.
+    func nginxHost(_ host: String?) throws {
+        let path = testbedDir + "/state/nginx.qfieldcloud_host"
+        unlink(path)
+        if let host { try AtomicFile.write(Data(host.utf8), to: path) }
+    }
+
     /// Puts the testbed back: switches off, every long-running service running.
     func restore() throws {
         try workerMode(.ok)
+        try appSlow(false)
+        try nginxHost(nil)
         try setStatus(#"{"database":"ok","storage":"ok"}"#)
         try run("docker-compose", ["up", "-d", "--no-recreate", "app", "nginx", "worker_wrapper", "db", "memcached", "ofelia", "certbot"])
         try waitUntil("every testbed service runs", timeout: 60) {

@@ -70,6 +70,29 @@ final class FakeDockerEngine: DockerEngine, @unchecked Sendable {
         set { lock.withLock { _logsText = newValue } }
     }
     func logs(_ id: String, tail: Int) throws(DockerError) -> String { lock.withLock { _logsText } }
+
+    /// Log lines per container ("TIMESTAMP text"), in order; `logs(_:since:tail:)` answers as
+    /// the engine does and records each ask in `logQueries`.
+    private var _logLines: [String: [(time: LogTimestamp, text: String)]] = [:]
+    private var _logQueries: [(id: String, since: String, tail: Int, lines: Int)] = []
+    var logQueries: [(id: String, since: String, tail: Int, lines: Int)] { lock.withLock { _logQueries } }
+    func appendLog(_ service: String, _ text: String, at time: String) {
+        lock.withLock {
+            guard let id = _containers.last(where: { $0.service == service })?.id, let stamp = LogTimestamp(time[...]) else { return }
+            _logLines[id, default: []].append((stamp, time + " " + text))
+        }
+    }
+    func logs(_ id: String, since: String, tail: Int) throws(DockerError) -> String {
+        let parts = since.split(separator: ".")
+        let nanos = parts.count > 1 ? Int(parts[1].padding(toLength: 9, withPad: "0", startingAt: 0)) ?? 0 : 0
+        let from = LogTimestamp(seconds: Int64(parts[0]) ?? 0, nanoseconds: nanos)
+        return lock.withLock {
+            // As the json-file driver: the last `tail` lines, then those from `since` on.
+            let lines = (_logLines[id] ?? []).suffix(tail).filter { $0.time >= from }.map(\.text)
+            _logQueries.append((id, since, tail, lines.count))
+            return lines.map { $0 + "\n" }.joined()
+        }
+    }
     private var _diskUsageFails = false
     private var _diskUsageCalls = 0
     /// How often `GET /system/df` was asked (a read: not in `calls`).

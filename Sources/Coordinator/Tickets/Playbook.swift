@@ -131,6 +131,23 @@ struct Playbook: Sendable, Equatable {
         ])
         case .queueQueryFailed:
             Entry(steps: [], policy: nil, manual: ["Check the database role's permissions on `core_job`."])
+        // nginx's own settings or the app behind it: nothing FieldMedic may change itself.
+        case .proxyErrors:
+            Entry(steps: [], policy: nil, manual: [
+            "The finding's message names the setting for its status code; the evidence has the endpoint families, their rates and a sample path.",
+            "See the requests themselves: `docker compose logs --since 15m nginx | grep -E '(\" |\"status\":)(413|444|499|5[0-9][0-9])'`.",
+        ])
+        // The operator's own file: FieldMedic never edits it.
+        case .configInvalid:
+            Entry(steps: [], policy: nil, manual: [
+            "Edit the line the finding names (file:line) as it says, then apply it: `docker compose up -d` in the install directory.",
+        ])
+        // Nothing can be recreated or updated until the files parse again: a person fixes them.
+        case .composeInvalid:
+            Entry(steps: [], policy: nil, manual: [
+            "Read compose's own error in the evidence (`compose_error`), fix the file it names, and check with `docker compose config -q` in the install directory.",
+            "If the files did not change, the compose version did: compare `docker compose version` with the one QFieldCloud's release notes name.",
+        ])
         }
     }
 

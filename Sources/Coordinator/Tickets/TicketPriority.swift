@@ -27,6 +27,9 @@ enum TicketPriority: String, Codable, Sendable, CaseIterable, Comparable {
         case .queueStuck, .queueBacklogGrowing, .agentOffline, .queueQueryFailed: .p1
         case .queueBacklog, .diskHigh, .diskInodesHigh, .diskFullPredicted, .memoryHigh, .tlsExpiring: .p2
         case .serviceFailed: .p2
+        // Users' own requests fail at the proxy: they cannot sync.
+        case .proxyErrors: .p0
+        case .configInvalid, .composeInvalid: .p2
         }
     }
 }

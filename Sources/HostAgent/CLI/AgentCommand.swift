@@ -138,11 +138,31 @@ struct DiagnoseCommand: AsyncParsableCommand {
     @OptionGroup var options: AgentConfigOption
     @Flag(name: .long, help: "Run here, without asking the coordinator (the only mode for now).") var local = false
     @Flag(name: .long, help: "Print JSON.") var json = false
+    @Option(name: .long, help: "Run the probes this many times (the same probes: the proxy probe reads on from where it stopped) and print each cycle's CPU time on stderr.")
+    var cycles: Int = 1
+    @Option(name: .long, help: "Seconds between two cycles (with --cycles).") var every: Double = 1
+
+    func validate() throws {
+        guard cycles >= 1 else { throw ValidationError("--cycles must be at least 1") }
+        guard every >= 0 else { throw ValidationError("--every must not be negative") }
+    }
 
     func run() async throws {
         guard local else { throw UsageError("pass --local: the agent diagnoses its own host; use `fieldmedic-coordinator diagnose NAME` from the ops server") }
         let config = try options.load()
-        let report = await ProbeSet.standard(config).collect(agent: config.identity?.name ?? ProcessInfo.processInfo.hostName)
+        let probes = ProbeSet.standard(config)
+        var report = HealthReport(id: "", sequence: 0, agent: "", createdAt: Date())
+        for cycle in 1...cycles {
+            if cycle > 1 { try await Task.sleep(for: .seconds(every)) }
+            let before = ProcessCPU.now()
+            report = await probes.collect(agent: config.identity?.name ?? ProcessInfo.processInfo.hostName)
+            if cycles > 1 {
+                let used = ProcessCPU.now() - before
+                let probeTimes = report.probes.map { String(format: "%@ %.1f ms", $0.name, $0.durationMs) }.joined(separator: ", ")
+                FileHandle.standardError.write(Data(String(format: "cycle %d: %.2f ms CPU (agent %.2f, its children %.2f); wall per probe: %@\n",
+                    cycle, used.total * 1000, used.own * 1000, used.children * 1000, probeTimes).utf8))
+            }
+        }
         if json {
             print(String(decoding: try WireCodec.encoder().encode(report), as: UTF8.self))
         } else {

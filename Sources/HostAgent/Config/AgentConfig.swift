@@ -20,6 +20,8 @@ struct AgentConfig: Sendable {
     var tlsURL: String?
     /// The object storage's public address, checked as a phone reaches it (`[storage] public_url`).
     var storagePublicURL: String?
+    /// The compose service whose log holds nginx's access log; nil = not read.
+    var proxyService: String?
     var actions: ActionPolicy
 
     struct Compose: Sendable {
@@ -28,6 +30,10 @@ struct AgentConfig: Sendable {
         var directory: String?
         /// Services that must have a running container; others are judged when present.
         var requiredServices: [String] = ["app", "nginx", "worker_wrapper"]
+        /// How often `.env` is looked at (and read again only when it changed).
+        var envCheckInterval: TimeInterval = 5 * 60
+        /// How often `compose config -q` runs (and at once when .env or a compose file changed).
+        var configCheckInterval: TimeInterval = 3600
     }
 
     struct Queue: Sendable {
@@ -53,6 +59,10 @@ struct AgentConfig: Sendable {
         var oldestPending: TimeInterval = 30 * 60
         var tlsDays: Double = 14
         var oomRecent: TimeInterval = DockerProbe.defaultOOMRecent
+        /// nginx's 413/444/499/5xx per endpoint family over this window of its log.
+        var proxyWindow: TimeInterval = 15 * 60
+        var proxyErrorPercent: Double = 5
+        var proxyErrorMinimum: Int = 3
     }
 
     static func load(path: String) throws(ConfigError) -> AgentConfig {
@@ -80,6 +90,9 @@ struct AgentConfig: Sendable {
         thresholds.oldestPending = try reader.duration("thresholds.oldest_pending", default: thresholds.oldestPending, minimum: 60)
         thresholds.tlsDays = try reader.double("thresholds.tls_days", default: thresholds.tlsDays, range: 0...365)
         thresholds.oomRecent = try reader.duration("thresholds.oom_recent", default: thresholds.oomRecent, minimum: 60)
+        thresholds.proxyWindow = try reader.duration("thresholds.proxy_window", default: thresholds.proxyWindow, minimum: 60)
+        thresholds.proxyErrorPercent = try reader.double("thresholds.proxy_error_percent", default: thresholds.proxyErrorPercent, range: 0...100)
+        thresholds.proxyErrorMinimum = try reader.int("thresholds.proxy_error_min", default: thresholds.proxyErrorMinimum, range: 1...1_000_000)
 
         var compose = Compose()
         compose.project = try reader.string("compose.project", default: compose.project)
@@ -88,6 +101,8 @@ struct AgentConfig: Sendable {
             throw reader.fail("compose.directory", "compose.directory must be the absolute path of the QFieldCloud install (the folder with .env)")
         }
         compose.requiredServices = try reader.stringArray("compose.required_services", default: compose.requiredServices)
+        compose.envCheckInterval = try reader.duration("compose.env_check_interval", default: compose.envCheckInterval)
+        compose.configCheckInterval = try reader.duration("compose.config_check_interval", default: compose.configCheckInterval, minimum: 60)
 
         let modeText = try reader.string("queue.mode", default: compose.directory == nil ? "off" : "docker-exec")
         guard let mode = Queue.Mode(rawValue: modeText) else {
@@ -114,6 +129,7 @@ struct AgentConfig: Sendable {
         if let storagePublicURL, !(storagePublicURL.hasPrefix("http://") || storagePublicURL.hasPrefix("https://")) {
             throw reader.fail("storage.public_url", "storage.public_url must be an http(s) URL, e.g. public_url = \"https://storage.qfield.example.org\"")
         }
+        let proxyService = try reader.string("proxy.service", default: "nginx")
         let actions = try ActionPolicy.load(reader)
         let enrolled = AgentIdentity.read(stateDir: stateDir)
         var identity: AgentIdentity?
@@ -135,6 +151,7 @@ struct AgentConfig: Sendable {
             status: status,
             tlsURL: tlsURL,
             storagePublicURL: storagePublicURL,
+            proxyService: proxyService.isEmpty ? nil : proxyService,
             actions: actions)
         try reader.finish()
         return config
@@ -249,6 +266,11 @@ enum AgentConfigTemplate {
         # directory = "/opt/qfieldcloud"
         # Services that must always have a running container.
         required_services = ["app", "nginx", "worker_wrapper"]
+        # How often .env is linted (config.invalid); it is read again only when it changed.
+        env_check_interval = "5m"
+        # How often `compose config -q` checks that compose accepts the project
+        # (compose.invalid); also at once when .env or a compose file changed.
+        config_check_interval = "1h"
 
         [queue]
         # How to read the job queue: "docker-exec" (psql inside the running db container,
@@ -273,6 +295,12 @@ enum AgentConfigTemplate {
         # is also checked from this host:
         # public_url = "https://storage.qfield.example.org"
 
+        [proxy]
+        # The compose service whose log holds nginx's access log (QFieldCloud's nginx writes
+        # it to stdout); read from where the last cycle stopped. "" = do not read it (an
+        # external reverse proxy instead of the bundled nginx).
+        service = "nginx"
+
         [thresholds]
         # Findings are raised at or above these.
         disk_percent = 90
@@ -284,6 +312,12 @@ enum AgentConfigTemplate {
         tls_days = 14
         # An OOM kill stays a finding this long, also after the container runs again.
         oom_recent = "1h"
+        # nginx's 413/444/499/5xx answers per endpoint family (files, packages, deltas,
+        # status, other), read from the nginx container's log over this window: a finding
+        # when at least proxy_error_min of them make proxy_error_percent of the family's requests.
+        proxy_window = "15m"
+        proxy_error_percent = 5
+        proxy_error_min = 3
 
         [actions]
         # This host's own kill switch: false refuses every action the coordinator asks for.

@@ -33,6 +33,11 @@ protocol DockerEngine: Sendable {
     func oomEvents(_ id: String, since: Date, until: Date) throws(DockerError) -> [Date]
     /// Follows the event stream until `handler` returns false or `abort` is set.
     func followEvents(project: String, abort: AbortFlag, handler: @escaping (DockerEvent) -> Bool) throws(DockerError)
+    /// Of the container's last `tail` stdout lines, those from `since` on (the engine's
+    /// "seconds.nanoseconds", inclusive), each prefixed by its RFC 3339 timestamp, as
+    /// `docker logs -t --since S --tail N` prints. The json-file driver finds the last lines
+    /// by reading the file backwards; `since` alone makes it decode the whole log.
+    func logs(_ id: String, since: String, tail: Int) throws(DockerError) -> String
 }
 
 extension DockerEngine {

@@ -74,6 +74,15 @@ struct DockerEngineClient: DockerEngine {
         return tty ? response.bodyText : Self.demultiplex(response.body)
     }
 
+    func logs(_ id: String, since: String, tail: Int) throws(DockerError) -> String {
+        let response = try get("/containers/\(Self.escape(id))/logs?stdout=1&stderr=0&timestamps=1&since=\(since)&tail=\(tail)", timeout: 30)
+        // A TTY log is plain text, which starts with a timestamp digit, never with a frame header.
+        let body = response.body
+        let framed = body.count >= 8 && (body[body.startIndex] == 1 || body[body.startIndex] == 2)
+            && body[body.startIndex + 1] == 0 && body[body.startIndex + 2] == 0 && body[body.startIndex + 3] == 0
+        return framed ? Self.demultiplex(body) : response.bodyText
+    }
+
     /// Logs of containers without a TTY come framed (see `frames`): both streams, in order.
     static func demultiplex(_ data: Data) -> String {
         String(decoding: frames(data).reduce(into: Data()) { $0.append($1.payload) }, as: UTF8.self)

@@ -82,6 +82,15 @@ struct ProbeSet: Sendable {
             probes.append(StorageProbe(compose: config.composeProject(runner: runner), engine: config.dockerEngine, publicURL: config.storagePublicURL))
         }
         if let url = config.tlsURL { probes.append(TLSProbe(url: url, warnDays: thresholds.tlsDays)) }
+        if let directory = config.compose.directory {
+            probes.append(ConfigProbe(directory: directory, interval: config.compose.envCheckInterval))
+            probes.append(ComposeProbe(compose: config.composeProject(runner: runner), interval: config.compose.configCheckInterval))
+        }
+        if let service = config.proxyService {
+            probes.append(ProxyErrorsProbe(
+                engine: config.dockerEngine, project: config.compose.project, service: service, host: config.status?.host,
+                window: thresholds.proxyWindow, errorPercent: thresholds.proxyErrorPercent, minimumErrors: thresholds.proxyErrorMinimum))
+        }
         return ProbeSet(probes: probes)
     }
 

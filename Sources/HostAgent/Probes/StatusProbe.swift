@@ -10,10 +10,29 @@ struct StatusProbe: Probe {
 
     func collect() async -> ProbeResult {
         let status = check()
-        return ProbeResult(section: .app(status), findings: Self.findings(status))
+        var findings = Self.findings(status)
+        // Browsers and QField send Host in lowercase: a probe that only sends it as configured
+        // passes while every user gets 444 (QFieldCloud #1829).
+        if let configured = host ?? URL(string: url)?.host, configured != configured.lowercased() {
+            let lowered = check(host: configured.lowercased())
+            if lowered.error != nil || lowered.httpStatus != 200 {
+                findings.append(Self.hostCaseFinding(configured: configured, status: lowered))
+            }
+        }
+        return ProbeResult(section: .app(status), findings: findings)
     }
 
-    func check() -> AppStatus {
+    static func hostCaseFinding(configured: String, status: AppStatus) -> Finding {
+        let why = status.error ?? "HTTP \(status.httpStatus.map(String.init) ?? "?")"
+        return Finding(.proxyErrors, severity: .critical, subject: "nginx:host_case",
+            message: "the status endpoint answers with Host \(configured) but not with \(configured.lowercased()), as browsers and QField send it (\(why)): "
+                + "set QFIELDCLOUD_HOST in .env to \(configured.lowercased()) and `[status] host` in agent.toml to the same, then `docker compose up -d nginx app`.",
+            evidence: ["url": status.url, "configured_host": configured, "sent_host": configured.lowercased(), "error": why])
+    }
+
+    func check() -> AppStatus { check(host: host) }
+
+    func check(host: String?) -> AppStatus {
         // The certificate is the TLS probe's concern; here only the answer matters.
         let client = CurlHTTPClient(tls: CurlTLSOptions(verifyPeer: false), maxResponseBytes: 1 << 20)
         var headers = [("Accept", "application/json")]

@@ -28,6 +28,10 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
     case queueBacklogGrowing = "queue.backlog_growing"
     case serviceCrashloop = "service.crashloop"
     case agentOffline = "agent.offline"
+    // Proxy, configuration and certificate faults seen by the agent (issue 12).
+    case proxyErrors = "proxy.errors"
+    case configInvalid = "config.invalid"
+    case composeInvalid = "compose.invalid"
 
     public enum Origin: Sendable { case agent, coordinator }
 
@@ -41,6 +45,8 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
             .agent
         case .diskFullPredicted, .queueBacklogGrowing, .serviceCrashloop, .agentOffline:
             .coordinator
+        case .proxyErrors, .configInvalid, .composeInvalid:
+            .agent
         }
     }
 }

@@ -1,9 +1,12 @@
 #!/bin/sh
 # QFieldCloud's app behind the test double: Django answers 400 to a Host that is not in
-# ALLOWED_HOSTS (the port does not count), and /api/v1/status/ always answers 200 with a
-# JSON body; the harness rewrites /state/status.json to report errors.
+# ALLOWED_HOSTS (the port and the case do not count), and /api/v1/status/ always answers 200
+# with a JSON body; the harness rewrites /state/status.json to report errors.
+# state/app.slow: every answer takes 4 s (past the testbed nginx's 2 s read timeout: 504).
+[ -e /state/app.slow ] && sleep 4
 host=$(printf '%s' "${HTTP_HOST%:*}" | tr '[:upper:]' '[:lower:]')
-if [ "$host" != "${QFIELDCLOUD_HOST}" ]; then
+allowed=$(printf '%s' "${QFIELDCLOUD_HOST}" | tr '[:upper:]' '[:lower:]')
+if [ "$host" != "$allowed" ]; then
   printf 'Status: 400 Bad Request\r\nContent-Type: text/html\r\n\r\n<h1>Bad Request (400)</h1>\n'
   exit 0
 fi
@@ -15,6 +18,9 @@ case "$REQUEST_URI" in
     else
       printf '{"database":"ok","storage":"ok"}\n'
     fi
+    ;;
+  /api/v1/files/*|/api/v1/packages/*|/api/v1/deltas/*)
+    printf 'Content-Type: application/json\r\n\r\n[]\n'
     ;;
   *)
     printf 'Status: 404 Not Found\r\nContent-Type: application/json\r\n\r\n{"detail":"Not found."}\n'
