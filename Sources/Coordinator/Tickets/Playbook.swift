@@ -117,6 +117,14 @@ struct Playbook: Sendable, Equatable {
         ])
         case .queueQueryFailed:
             Entry(steps: [], policy: nil, manual: ["Check the database role's permissions on `core_job`."])
+        // Failing jobs have many causes and none is fixed by a restart: a person reads the
+        // groups (the finding's message names the next step for each error type).
+        case .jobsFailing:
+            Entry(steps: [], policy: nil, manual: [
+            "Jobs fail (groups, job ids and projects in the evidence; the message names the next step per error type).",
+            "Read one failed job's output: `docker compose exec -T db psql -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\" -c \"SELECT output, feedback FROM core_job WHERE id = 'JOB_ID'\"`.",
+            "Read the worker's log around the failures: `docker compose logs --since 1h worker_wrapper`.",
+        ])
         }
     }
 

@@ -51,6 +51,7 @@ struct AgentConfig: Sendable {
         var oldestPending: TimeInterval = 30 * 60
         var tlsDays: Double = 14
         var oomRecent: TimeInterval = DockerProbe.defaultOOMRecent
+        var failingJobs = FailingJobsRule()
     }
 
     static func load(path: String) throws(ConfigError) -> AgentConfig {
@@ -78,6 +79,10 @@ struct AgentConfig: Sendable {
         thresholds.oldestPending = try reader.duration("thresholds.oldest_pending", default: thresholds.oldestPending, minimum: 60)
         thresholds.tlsDays = try reader.double("thresholds.tls_days", default: thresholds.tlsDays, range: 0...365)
         thresholds.oomRecent = try reader.duration("thresholds.oom_recent", default: thresholds.oomRecent, minimum: 60)
+        thresholds.failingJobs.window = try reader.duration("thresholds.jobs_window", default: thresholds.failingJobs.window, minimum: 60)
+        thresholds.failingJobs.minimumFailed = try reader.int("thresholds.jobs_failed", default: thresholds.failingJobs.minimumFailed, range: 1...1_000_000)
+        thresholds.failingJobs.minimumPercent = try reader.double(
+            "thresholds.jobs_failed_percent", default: thresholds.failingJobs.minimumPercent, range: 1...100)
 
         var compose = Compose()
         compose.project = try reader.string("compose.project", default: compose.project)
@@ -264,6 +269,11 @@ enum AgentConfigTemplate {
         tls_days = 14
         # An OOM kill stays a finding this long, also after the container runs again.
         oom_recent = "1h"
+        # Jobs failing: at least jobs_failed failed, and at least jobs_failed_percent of the
+        # jobs that ended (finished or failed), within the last jobs_window.
+        jobs_window = "30m"
+        jobs_failed = 3
+        jobs_failed_percent = 50
 
         [actions]
         # This host's own kill switch: false refuses every action the coordinator asks for.

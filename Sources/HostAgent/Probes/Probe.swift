@@ -75,7 +75,7 @@ struct ProbeSet: Sendable {
         if let database = config.queueDatabase(runner: runner) {
             probes.append(QueueProbe(
                 database: database, stuckAfter: thresholds.stuckJobAfter, backlogThreshold: thresholds.queueBacklog,
-                oldestPendingThreshold: thresholds.oldestPending))
+                oldestPendingThreshold: thresholds.oldestPending, failing: thresholds.failingJobs))
         }
         if let status = config.status { probes.append(StatusProbe(url: status.url, host: status.host)) }
         if let url = config.tlsURL { probes.append(TLSProbe(url: url, warnDays: thresholds.tlsDays)) }

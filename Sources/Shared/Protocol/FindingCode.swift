@@ -27,6 +27,8 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
     case queueBacklogGrowing = "queue.backlog_growing"
     case serviceCrashloop = "service.crashloop"
     case agentOffline = "agent.offline"
+    // The agent's probes, added for issue 12.
+    case jobsFailing = "jobs.failing"
 
     public enum Origin: Sendable { case agent, coordinator }
 
@@ -39,6 +41,8 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
             .agent
         case .diskFullPredicted, .queueBacklogGrowing, .serviceCrashloop, .agentOffline:
             .coordinator
+        case .jobsFailing:
+            .agent
         }
     }
 }
