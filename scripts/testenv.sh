@@ -485,6 +485,7 @@ testbed_up() {
   # (the agent recreating a service) publishes the same ports.
   sed -i \
     -e "s/^COMPOSE_PROJECT_NAME=.*/COMPOSE_PROJECT_NAME=$project/" \
+    -e "s/^QFIELDCLOUD_DEFAULT_NETWORK=.*/QFIELDCLOUD_DEFAULT_NETWORK=${project}_default/" \
     -e "s/^TESTBED_APP_PORT=.*/TESTBED_APP_PORT=$app_port/" \
     -e "s/^WEB_HTTP_PORT=.*/WEB_HTTP_PORT=$http_port/" \
     -e "s|^TESTBED_PG_PORT=.*|TESTBED_PG_PORT=${FIELDMEDIC_TEST_PG_PORT:-5432}|" \

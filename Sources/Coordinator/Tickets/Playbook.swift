@@ -125,6 +125,15 @@ struct Playbook: Sendable, Equatable {
             "Read one failed job's output: `docker compose exec -T db psql -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\" -c \"SELECT output, feedback FROM core_job WHERE id = 'JOB_ID'\"`.",
             "Read the worker's log around the failures: `docker compose logs --since 1h worker_wrapper`.",
         ])
+        // Restarting the worker changes nothing here: an image, a network, a version or a
+        // label is wrong, and a person sets it right.
+        case .workerCannotStart:
+            Entry(steps: [], policy: nil, manual: [
+            "Missing QGIS image: `docker image inspect IMAGE` (names in the evidence) must succeed; rebuild with `docker compose build qgis3 qgis4` (or `docker compose pull`), then `docker compose up -d worker_wrapper`.",
+            "Missing job network: `docker network inspect NETWORK` must succeed; set QFIELDCLOUD_DEFAULT_NETWORK in .env to the project's network (default `<project>_default`), then `docker compose up -d`.",
+            "Version skew: build or pull app, worker_wrapper, qgis3 and qgis4 together (`docker compose build && docker compose up -d`).",
+            "Shared worker label: give each stack its own ENVIRONMENT in its .env, then `docker compose up -d` in each.",
+        ])
         }
     }
 

@@ -23,6 +23,10 @@ struct DockerEngineClient: DockerEngine {
         try listContainers(query: "all=1")
     }
 
+    func containers(label: String) throws(DockerError) -> [DockerContainer] {
+        try listContainers(query: "all=1&filters=\(Self.filters(["label": [label]]))")
+    }
+
     private func listContainers(query: String) throws(DockerError) -> [DockerContainer] {
         let array = try json(get("/containers/json?\(query)"), as: [[String: Any]].self)
         return array.map { item in
@@ -55,7 +59,32 @@ struct DockerEngineClient: DockerEngine {
             finishedAt: Self.date(state["FinishedAt"]),
             image: config["Image"] as? String ?? "",
             tty: config["Tty"] as? Bool ?? false,
-            memoryLimit: Int64(hostConfig["Memory"] as? Int ?? 0))
+            memoryLimit: Int64(hostConfig["Memory"] as? Int ?? 0),
+            environment: config["Env"] as? [String] ?? [],
+            imageID: object["Image"] as? String ?? "")
+    }
+
+    func image(_ reference: String) throws(DockerError) -> DockerImageDetail? {
+        let path = "/images/\(Self.escape(reference))/json"
+        let response = try request("GET", path)
+        if response.status == 404 { return nil }
+        guard response.status == 200 else { throw apiError(response, path) }
+        let object = try json(response, as: [String: Any].self)
+        let config = object["Config"] as? [String: Any] ?? [:]
+        return DockerImageDetail(
+            id: object["Id"] as? String ?? "", tags: object["RepoTags"] as? [String] ?? [], created: Self.date(object["Created"]),
+            labels: config["Labels"] as? [String: String] ?? [:])
+    }
+
+    func network(_ name: String) throws(DockerError) -> DockerNetwork? {
+        let path = "/networks/\(Self.escape(name))"
+        let response = try request("GET", path)
+        if response.status == 404 { return nil }
+        guard response.status == 200 else { throw apiError(response, path) }
+        let object = try json(response, as: [String: Any].self)
+        let found = DockerNetwork(id: object["Id"] as? String ?? "", name: object["Name"] as? String ?? "", labels: object["Labels"] as? [String: String] ?? [:])
+        // The engine also answers for an ID prefix that happens to equal the name.
+        return found.name == name || found.id == name ? found : nil
     }
 
     func restart(_ id: String, stopTimeout: Int) throws(DockerError) {

@@ -72,6 +72,10 @@ struct ProbeSet: Sendable {
                 engine: config.dockerEngine, project: config.compose.project, requiredServices: config.compose.requiredServices,
                 diskUsage: DiskUsageCache(interval: config.dockerDiskUsageInterval), oomRecent: thresholds.oomRecent),
         ]
+        let compose = config.composeProject(runner: runner)
+        probes.append(WorkerProbe(
+            engine: config.dockerEngine, project: config.compose.project, environmentFile: { compose.environmentFile() },
+            versionSkew: thresholds.workerVersionSkew))
         if let database = config.queueDatabase(runner: runner) {
             probes.append(QueueProbe(
                 database: database, stuckAfter: thresholds.stuckJobAfter, backlogThreshold: thresholds.queueBacklog,

@@ -29,6 +29,7 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
     case agentOffline = "agent.offline"
     // The agent's probes, added for issue 12.
     case jobsFailing = "jobs.failing"
+    case workerCannotStart = "worker.cannot_start"
 
     public enum Origin: Sendable { case agent, coordinator }
 
@@ -41,7 +42,7 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
             .agent
         case .diskFullPredicted, .queueBacklogGrowing, .serviceCrashloop, .agentOffline:
             .coordinator
-        case .jobsFailing:
+        case .jobsFailing, .workerCannotStart:
             .agent
         }
     }
