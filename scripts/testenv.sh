@@ -7,7 +7,7 @@
 #   testbed_up [DIR] [PROJECT]   copy testbed/ to DIR (default $FIELDMEDIC_TESTENV_DIR/qfieldcloud), compose up, wait
 #   testbed_down [DIR]     compose down
 #   testbed_set_status ok|error|JSON      body of the app's GET /api/v1/status/
-#   testbed_worker_mode ok|crash|oom      worker_wrapper healthy / crash-looping / OOM-killed
+#   testbed_worker_mode ok|crash|oom|oom-child   worker_wrapper healthy / crash-looping / OOM-killed / a child of it OOM-killed
 #   testbed_crash SERVICE  SIGKILL the service's main process(es), as a crash would
 #   testenv_print_logs [LINES]   tail of the engine and database logs
 #   testenv_stop [DIR]     stop everything; safe to call twice
@@ -556,10 +556,11 @@ testbed_set_status() {
 testbed_worker_mode() {
   local dir=${FIELDMEDIC_TESTBED_DIR:?testbed_up first}
   case "${1:-}" in
-    ok) rm -f "$dir/state/worker_wrapper.crash" "$dir/state/worker_wrapper.oom" ;;
+    ok) rm -f "$dir/state/worker_wrapper.crash" "$dir/state/worker_wrapper.oom" "$dir/state/worker_wrapper.oom-child" ;;
     crash) rm -f "$dir/state/worker_wrapper.oom" && : >"$dir/state/worker_wrapper.crash" ;;
     oom) rm -f "$dir/state/worker_wrapper.crash" && : >"$dir/state/worker_wrapper.oom" ;;
-    *) _testenv_log "usage: testbed_worker_mode ok|crash|oom"; return 2 ;;
+    oom-child) : >"$dir/state/worker_wrapper.oom-child" ;;
+    *) _testenv_log "usage: testbed_worker_mode ok|crash|oom|oom-child"; return 2 ;;
   esac
 }
 

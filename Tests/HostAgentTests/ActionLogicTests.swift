@@ -36,6 +36,27 @@ final class FakeDockerEngine: DockerEngine, @unchecked Sendable {
             _oomEvents[id, default: []].append(time)
         }
     }
+    func oomEvents(label: String, since: Date, until: Date) throws(DockerError) -> [DockerEvent] {
+        let parts = label.split(separator: "=", maxSplits: 1).map(String.init)
+        // A read: not in `calls`.
+        return lock.withLock {
+            _containers.filter { parts.count == 2 && $0.labels[parts[0]] == parts[1] }.flatMap { container in
+                (_oomEvents[container.id] ?? []).filter { $0 >= since && $0 <= until }
+                    .map { DockerEvent(action: "oom", containerID: container.id, service: container.service, time: $0) }
+            }.sorted { $0.time < $1.time }
+        }
+    }
+    private var _dieExitCodes: [String: [(Date, Int)]] = [:]
+    /// Records a `die` event with its exit code for the (first) container of `service`.
+    func recordDie(_ service: String, at time: Date, exitCode: Int) {
+        lock.withLock {
+            guard let id = _containers.first(where: { $0.service == service })?.id else { return }
+            _dieExitCodes[id, default: []].append((time, exitCode))
+        }
+    }
+    func dieExitCodes(_ id: String, since: Date, until: Date) throws(DockerError) -> [Int] {
+        lock.withLock { (_dieExitCodes[id] ?? []).filter { $0.0 >= since && $0.0 <= until }.map(\.1) }
+    }
     func oomEvents(_ id: String, since: Date, until: Date) throws(DockerError) -> [Date] {
         lock.withLock {
             _calls.append("events oom \(id)")

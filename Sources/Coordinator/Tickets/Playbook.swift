@@ -134,6 +134,14 @@ struct Playbook: Sendable, Equatable {
             "Version skew: build or pull app, worker_wrapper, qgis3 and qgis4 together (`docker compose build && docker compose up -d`).",
             "Shared worker label: give each stack its own ENVIRONMENT in its .env, then `docker compose up -d` in each.",
         ])
+        // The container still runs (or was a QGIS job): nothing to start or restart; the
+        // limit or the host's memory is a person's decision.
+        case .processOOMKilled:
+            Entry(steps: [], policy: nil, manual: [
+            "The kernel killed a process for memory (counts, times and the limit in the evidence). Find it: `journalctl -k --since '2 hours ago' | grep -iE 'killed process|out of memory'`.",
+            "In `app`: fewer gunicorn workers (GUNICORN_WORKERS) or more memory for the host or the container (QFieldCloud #1238); `docker stats --no-stream` shows who uses it.",
+            "QGIS jobs: raise WORKER_QGIS_MEMORY_LIMIT (Django admin → Constance, default 1000m) if the host has the memory, or make the project smaller.",
+        ])
         }
     }
 

@@ -40,6 +40,11 @@ protocol DockerEngine: Sendable {
     func image(_ reference: String) throws(DockerError) -> DockerImageDetail?
     /// `docker network inspect NAME`; nil when the engine has no such network.
     func network(_ name: String) throws(DockerError) -> DockerNetwork?
+    /// The `oom` events the engine recorded between `since` and `until` for containers with
+    /// this label (`key=value`), oldest first: one call for a whole project.
+    func oomEvents(label: String, since: Date, until: Date) throws(DockerError) -> [DockerEvent]
+    /// The exit codes of this container's `die` events between `since` and `until`.
+    func dieExitCodes(_ id: String, since: Date, until: Date) throws(DockerError) -> [Int]
 }
 
 extension DockerEngine {

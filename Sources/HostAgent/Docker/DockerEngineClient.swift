@@ -243,6 +243,30 @@ struct DockerEngineClient: DockerEngine {
         }
     }
 
+    func oomEvents(label: String, since: Date, until: Date) throws(DockerError) -> [DockerEvent] {
+        let filters = Self.filters(["type": ["container"], "label": [label], "event": ["oom"]])
+        let response = try get("/events?since=\(Self.unixTime(since))&until=\(Self.unixTime(until))&filters=\(filters)", timeout: 10)
+        return response.body.split(separator: 0x0a).compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+                  let nanos = object["timeNano"] as? Int else { return nil }
+            let actor = object["Actor"] as? [String: Any] ?? [:]
+            let attributes = actor["Attributes"] as? [String: String] ?? [:]
+            return DockerEvent(
+                action: "oom", containerID: actor["ID"] as? String ?? object["id"] as? String ?? "",
+                service: attributes["com.docker.compose.service"], time: Date(timeIntervalSince1970: Double(nanos) / 1e9))
+        }
+    }
+
+    func dieExitCodes(_ id: String, since: Date, until: Date) throws(DockerError) -> [Int] {
+        let filters = Self.filters(["type": ["container"], "container": [id], "event": ["die"]])
+        let response = try get("/events?since=\(Self.unixTime(since))&until=\(Self.unixTime(until))&filters=\(filters)", timeout: 10)
+        return response.body.split(separator: 0x0a).compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+                  let attributes = (object["Actor"] as? [String: Any])?["Attributes"] as? [String: String] else { return nil }
+            return attributes["exitCode"].flatMap { Int($0) }
+        }
+    }
+
     /// Seconds since 1970 as `since`/`until` take them, to the microsecond (what a `Date`
     /// this far from 2001 holds): "1790000000.250000".
     static func unixTime(_ date: Date) -> String {

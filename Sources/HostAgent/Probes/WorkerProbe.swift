@@ -13,6 +13,10 @@ import Shared
 ///   rebuilt QGIS image beside an old worker, #1524);
 /// - no other compose project's running worker uses the same `ENVIRONMENT`: both stacks'
 ///   workers label their jobs `app=<ENVIRONMENT>_worker` and clean up each other's (#1822).
+/// It also reads the QGIS job containers (`app=<ENVIRONMENT>_worker`, outside compose) that
+/// the kernel killed for memory: the wrapper leaves a container that exited 137 in place
+/// (`process.oom_killed`, subject `qgis_jobs`). An exit 137 without `OOMKilled` is someone's
+/// SIGKILL (a cleanup), not memory.
 struct WorkerProbe: Probe {
     let name = "worker"
     var engine: any DockerEngine
@@ -21,6 +25,11 @@ struct WorkerProbe: Probe {
     var environmentFile: @Sendable () -> [String: String] = { [:] }
     /// A QGIS image built this much later than the worker's image is another version.
     var versionSkew: TimeInterval = WorkerProbe.defaultVersionSkew
+    /// Job containers killed for memory this recently are reported (`thresholds.oom_recent`).
+    var oomRecent: TimeInterval = DockerProbe.defaultOOMRecent
+    var now: @Sendable () -> Date = { Date() }
+    /// Exited job containers inspected per cycle, newest first.
+    static let jobContainersInspected = 20
 
     static let defaultVersionSkew: TimeInterval = 86_400
     static let imageVariables = ["QFIELDCLOUD_QGIS3_IMAGE_NAME", "QFIELDCLOUD_QGIS4_IMAGE_NAME", "QFIELDCLOUD_QGIS_IMAGE_NAME"]
@@ -39,6 +48,17 @@ struct WorkerProbe: Probe {
         var workerImageCreated: Date?
         /// Other compose projects whose running worker has the same ENVIRONMENT.
         var sharedLabelProjects: [String] = []
+        /// QGIS job containers that exited 137 with OOMKilled within `oomRecent`.
+        var oomKilledJobs: [KilledJob] = []
+    }
+
+    struct KilledJob: Sendable, Equatable {
+        var container: String
+        var jobID: String
+        var projectID: String
+        var type: String
+        var finishedAt: Date?
+        var memoryLimit: Int64
     }
 
     func collect() async -> ProbeResult {
@@ -46,7 +66,7 @@ struct WorkerProbe: Probe {
             guard let observation = try observe() else {
                 return ProbeResult(error: "compose project \(project) has no worker_wrapper container (the docker probe reports it)")
             }
-            return ProbeResult(findings: Self.findings(observation))
+            return ProbeResult(findings: Self.findings(observation, oomRecent: oomRecent, now: now()))
         } catch {
             return ProbeResult(error: error.description)
         }
@@ -112,10 +132,51 @@ struct WorkerProbe: Probe {
                 if theirs.environmentValue("ENVIRONMENT") == environment { observation.sharedLabelProjects.append(other) }
             }
         }
+        if let environment = observation.environment {
+            observation.oomKilledJobs = try killedJobs(label: "app=\(environment)_worker")
+        }
         return observation
     }
 
-    static func findings(_ observation: Observation) -> [Finding] {
+    /// Job containers the kernel killed for memory within `oomRecent`, newest first.
+    func killedJobs(label: String) throws(DockerError) -> [KilledJob] {
+        let since = now().addingTimeInterval(-oomRecent)
+        var killed: [KilledJob] = []
+        // The engine lists newest first; the wrapper removes every job container that did not exit 137.
+        for container in try engine.containers(label: label).filter({ $0.state == "exited" }).prefix(Self.jobContainersInspected) {
+            guard let state = try? engine.inspect(container.id), state.exitCode == 137, state.oomKilled,
+                  (state.finishedAt ?? .distantPast) >= since else { continue }
+            killed.append(KilledJob(
+                container: container.name, jobID: container.labels["job_id"] ?? "", projectID: container.labels["project_id"] ?? "",
+                type: container.labels["type"] ?? "", finishedAt: state.finishedAt, memoryLimit: state.memoryLimit))
+        }
+        return killed
+    }
+
+    static func findings(_ observation: Observation, oomRecent: TimeInterval = DockerProbe.defaultOOMRecent, now: Date = Date()) -> [Finding] {
+        var findings: [Finding] = []
+        let jobs = observation.oomKilledJobs
+        if !jobs.isEmpty {
+            let limit = jobs.map(\.memoryLimit).max() ?? 0
+            var evidence: [String: String] = [
+                "killed_jobs": String(jobs.count), "job_ids": jobs.map(\.jobID).joined(separator: ","),
+                "project_ids": FailingJobsRule.unique(jobs.map(\.projectID)).joined(separator: ","),
+                "job_types": FailingJobsRule.unique(jobs.map(\.type)).joined(separator: ","),
+                "containers": jobs.prefix(10).map(\.container).joined(separator: ","), "window_seconds": String(Int(oomRecent)),
+            ]
+            if limit > 0 { evidence["memory_limit_bytes"] = String(limit) }
+            if let last = jobs.compactMap(\.finishedAt).max() { evidence["last_killed_at"] = WireDate.format(last) }
+            findings.append(Finding(.processOOMKilled, severity: .critical, subject: "qgis_jobs",
+                message: "\(jobs.count) QGIS job container(s) were killed for memory (exit 137, OOMKilled) in the last \(DurationText.human(oomRecent))"
+                    + (limit > 0 ? " at a limit of \(RelativeTime.bytes(UInt64(limit)))" : "")
+                    + " (jobs \(jobs.prefix(3).map { "\($0.type) \($0.jobID.prefix(8))" }.joined(separator: ", ")))"
+                    + ": the jobs failed as DOCKER_ENGINE_SIGKILL; WORKER_QGIS_MEMORY_LIMIT (Django admin → Constance) is the operator's decision",
+                evidence: evidence))
+        }
+        return findings + cannotStart(observation)
+    }
+
+    static func cannotStart(_ observation: Observation) -> [Finding] {
         var problems: [String] = []
         var evidence: [String: String] = ["worker": observation.worker, "qgis_images": observation.qgisImages.joined(separator: ",")]
         if let environment = observation.environment { evidence["environment"] = environment }

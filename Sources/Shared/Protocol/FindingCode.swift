@@ -30,6 +30,7 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
     // The agent's probes, added for issue 12.
     case jobsFailing = "jobs.failing"
     case workerCannotStart = "worker.cannot_start"
+    case processOOMKilled = "process.oom_killed"
 
     public enum Origin: Sendable { case agent, coordinator }
 
@@ -42,7 +43,7 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
             .agent
         case .diskFullPredicted, .queueBacklogGrowing, .serviceCrashloop, .agentOffline:
             .coordinator
-        case .jobsFailing, .workerCannotStart:
+        case .jobsFailing, .workerCannotStart, .processOOMKilled:
             .agent
         }
     }
