@@ -326,6 +326,8 @@ EOF
   # Through the DSN, over TCP with the password: the same path the tests take.
   psql -X -q -v ON_ERROR_STOP=1 "$FIELDMEDIC_TEST_PG_DSN" -f "$FIELDMEDIC_REPO_ROOT/testbed/core_job.sql" ||
     { _testenv_log "loading testbed/core_job.sql failed"; return 1; }
+  psql -X -q -v ON_ERROR_STOP=1 "$FIELDMEDIC_TEST_PG_DSN" -f "$FIELDMEDIC_REPO_ROOT/testbed/django_migrations.sql" ||
+    { _testenv_log "loading testbed/django_migrations.sql failed"; return 1; }
 }
 
 # dockerd logs every containerd plugin it loads at info level: show only its warnings and

@@ -142,6 +142,12 @@ struct Playbook: Sendable, Equatable {
             "In `app`: fewer gunicorn workers (GUNICORN_WORKERS) or more memory for the host or the container (QFieldCloud #1238); `docker stats --no-stream` shows who uses it.",
             "QGIS jobs: raise WORKER_QGIS_MEMORY_LIMIT (Django admin → Constance, default 1000m) if the host has the memory, or make the project smaller.",
         ])
+        // Migrating changes the schema of the live database: a person runs it, after a backup.
+        case .migrationsPending:
+            Entry(steps: [], policy: nil, manual: [
+            "Back up the database, then `docker compose exec app python manage.py migrate`; `docker compose exec app python manage.py showmigrations --plan` lists what is applied.",
+            "If migrate fails on privileges, the database role in .env (POSTGRES_USER) needs to own the schema (QFieldCloud #1469).",
+        ])
         }
     }
 

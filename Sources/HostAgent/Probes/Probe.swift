@@ -80,6 +80,7 @@ struct ProbeSet: Sendable {
             probes.append(QueueProbe(
                 database: database, stuckAfter: thresholds.stuckJobAfter, backlogThreshold: thresholds.queueBacklog,
                 oldestPendingThreshold: thresholds.oldestPending, failing: thresholds.failingJobs))
+            probes.append(MigrationsProbe(engine: config.dockerEngine, project: config.compose.project, database: database))
         }
         if let status = config.status { probes.append(StatusProbe(url: status.url, host: status.host)) }
         if let url = config.tlsURL { probes.append(TLSProbe(url: url, warnDays: thresholds.tlsDays)) }

@@ -31,6 +31,7 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
     case jobsFailing = "jobs.failing"
     case workerCannotStart = "worker.cannot_start"
     case processOOMKilled = "process.oom_killed"
+    case migrationsPending = "migrations.pending"
 
     public enum Origin: Sendable { case agent, coordinator }
 
@@ -43,7 +44,7 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
             .agent
         case .diskFullPredicted, .queueBacklogGrowing, .serviceCrashloop, .agentOffline:
             .coordinator
-        case .jobsFailing, .workerCannotStart, .processOOMKilled:
+        case .jobsFailing, .workerCannotStart, .processOOMKilled, .migrationsPending:
             .agent
         }
     }
