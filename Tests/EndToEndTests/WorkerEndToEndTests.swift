@@ -115,11 +115,20 @@ extension SharedTestbed {
             try? FileManager.default.removeItem(atPath: directory)
         }
         try compose(["up", "-d"])
-        let finding = try #require(await probe().collect().findings.first, "two stacks label their jobs app=test_worker")
+        // One of this stack's jobs SIGKILLed (as the other stack's cleanup would), left exited 137 as the wrapper leaves it.
+        let job = UUID().uuidString.lowercased()
+        let jobName = "fm-job-\(job.prefix(8))"
+        try env.docker(["run", "-d", "--name", jobName, "--label", "app=test_worker", "--label", "type=package", "--label", "job_id=\(job)",
+                        "--label", "project_id=\(UUID().uuidString.lowercased())", env.image, "sleep", "600"])
+        defer { _ = try? env.docker(["rm", "-f", jobName]) }
+        try env.docker(["kill", jobName])
+        try env.waitUntil("the job container exited 137", timeout: 30) { try env.inspect(jobName, "{{.State.Status}} {{.State.ExitCode}}") == "exited 137" }
+        let finding = try #require(await probe().collect().findings.first { $0.kind == .workerCannotStart }, "two stacks label their jobs app=test_worker")
         #expect(finding.evidence["shared_label_projects"] == other && finding.evidence["job_label"] == "app=test_worker", "\(finding.evidence)")
+        #expect(finding.evidence["sigkilled_jobs"] == job, "\(finding.evidence)")
 
         try compose(["down", "-t", "1"])
-        #expect(await probe().collect().findings.isEmpty)
+        #expect(!(await probe().collect().findings.contains { $0.kind == .workerCannotStart }))
     }
 }
 }

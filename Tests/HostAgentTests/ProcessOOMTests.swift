@@ -68,6 +68,21 @@ import Testing
         #expect(finding.evidence["memory_limit_bytes"] == String(1000 << 20) && finding.evidence["killed_jobs"] == "1")
         #expect(finding.message.contains("WORKER_QGIS_MEMORY_LIMIT") && finding.message.contains("DOCKER_ENGINE_SIGKILL"), "\(finding.message)")
     }
+
+    @Test func jobsSIGKILLedWithoutAMemoryKillAreEvidenceOfASharedLabel() async throws {
+        let engine = WorkerProbeTests().healthy()
+        jobContainer(engine, job: "b2", exitCode: 137, oomKilled: false, finished: Self.now - 200)
+        let probe = WorkerProbe(engine: engine, project: "qfieldcloud", oomRecent: 3600, now: { Self.now })
+        #expect(await probe.collect().findings.isEmpty, "one SIGKILL alone (a docker kill) is no finding")
+        let id = "copy-worker"
+        engine.addContainer(
+            DockerContainer(id: id, name: "copy_worker_wrapper_1", image: "img", imageID: "sha256:x", state: "running",
+                            labels: ["com.docker.compose.project": "copy", "com.docker.compose.service": "worker_wrapper"]),
+            state: DockerContainerState(id: id, name: "copy_worker_wrapper_1", status: "running", health: nil, restartCount: 0, exitCode: 0,
+                                        oomKilled: false, startedAt: nil, finishedAt: nil, image: "img", tty: false, environment: ["ENVIRONMENT=production"]))
+        let finding = try #require(await probe.collect().findings.first)
+        #expect(finding.kind == .workerCannotStart && finding.evidence["sigkilled_jobs"] == "b2", "\(finding.evidence)")
+    }
 }
 
 @Suite struct OOMFlagTests {

@@ -50,6 +50,9 @@ struct WorkerProbe: Probe {
         var sharedLabelProjects: [String] = []
         /// QGIS job containers that exited 137 with OOMKilled within `oomRecent`.
         var oomKilledJobs: [KilledJob] = []
+        /// …and those that exited 137 without it: someone's SIGKILL, such as another stack's
+        /// cleanup of what it takes for its own orphans (#1822).
+        var sigkilledJobs: [KilledJob] = []
     }
 
     struct KilledJob: Sendable, Equatable {
@@ -59,6 +62,7 @@ struct WorkerProbe: Probe {
         var type: String
         var finishedAt: Date?
         var memoryLimit: Int64
+        var oomKilled = true
     }
 
     func collect() async -> ProbeResult {
@@ -133,22 +137,24 @@ struct WorkerProbe: Probe {
             }
         }
         if let environment = observation.environment {
-            observation.oomKilledJobs = try killedJobs(label: "app=\(environment)_worker")
+            let killed = try killedJobs(label: "app=\(environment)_worker")
+            observation.oomKilledJobs = killed.filter(\.oomKilled)
+            observation.sigkilledJobs = killed.filter { !$0.oomKilled }
         }
         return observation
     }
 
-    /// Job containers the kernel killed for memory within `oomRecent`, newest first.
+    /// Job containers that exited 137 within `oomRecent` (killed for memory, or by someone), newest first.
     func killedJobs(label: String) throws(DockerError) -> [KilledJob] {
         let since = now().addingTimeInterval(-oomRecent)
         var killed: [KilledJob] = []
         // The engine lists newest first; the wrapper removes every job container that did not exit 137.
         for container in try engine.containers(label: label).filter({ $0.state == "exited" }).prefix(Self.jobContainersInspected) {
-            guard let state = try? engine.inspect(container.id), state.exitCode == 137, state.oomKilled,
+            guard let state = try? engine.inspect(container.id), state.exitCode == 137,
                   (state.finishedAt ?? .distantPast) >= since else { continue }
             killed.append(KilledJob(
                 container: container.name, jobID: container.labels["job_id"] ?? "", projectID: container.labels["project_id"] ?? "",
-                type: container.labels["type"] ?? "", finishedAt: state.finishedAt, memoryLimit: state.memoryLimit))
+                type: container.labels["type"] ?? "", finishedAt: state.finishedAt, memoryLimit: state.memoryLimit, oomKilled: state.oomKilled))
         }
         return killed
     }
@@ -198,6 +204,10 @@ struct WorkerProbe: Probe {
         if !observation.sharedLabelProjects.isEmpty, let environment = observation.environment {
             evidence["shared_label_projects"] = observation.sharedLabelProjects.joined(separator: ",")
             evidence["job_label"] = "app=\(environment)_worker"
+            if !observation.sigkilledJobs.isEmpty {
+                // What the shared label did: our jobs killed without a memory kill.
+                evidence["sigkilled_jobs"] = observation.sigkilledJobs.prefix(10).map(\.jobID).joined(separator: ",")
+            }
             problems.append("compose project \(observation.sharedLabelProjects.joined(separator: ", ")) runs a worker with the same ENVIRONMENT=\(environment): both label their jobs app=\(environment)_worker and each stack's cleanup kills the other's jobs; give each stack its own ENVIRONMENT in .env and `docker compose up -d` (QFieldCloud #1822)")
         }
         guard !problems.isEmpty else { return [] }
