@@ -7,7 +7,7 @@
 #   testbed_up [DIR] [PROJECT]   copy testbed/ to DIR (default $FIELDMEDIC_TESTENV_DIR/qfieldcloud), compose up, wait
 #   testbed_down [DIR]     compose down
 #   testbed_set_status ok|error|JSON      body of the app's GET /api/v1/status/
-#   testbed_worker_mode ok|crash|oom      worker_wrapper healthy / crash-looping / OOM-killed
+#   testbed_worker_mode ok|crash|oom|oom-child   worker_wrapper healthy / crash-looping / OOM-killed / a child of it OOM-killed
 #   testbed_crash SERVICE  SIGKILL the service's main process(es), as a crash would
 #   testenv_print_logs [LINES]   tail of the engine and database logs
 #   testenv_stop [DIR]     stop everything; safe to call twice
@@ -328,6 +328,8 @@ EOF
   # Through the DSN, over TCP with the password: the same path the tests take.
   psql -X -q -v ON_ERROR_STOP=1 "$FIELDMEDIC_TEST_PG_DSN" -f "$FIELDMEDIC_REPO_ROOT/testbed/core_job.sql" ||
     { _testenv_log "loading testbed/core_job.sql failed"; return 1; }
+  psql -X -q -v ON_ERROR_STOP=1 "$FIELDMEDIC_TEST_PG_DSN" -f "$FIELDMEDIC_REPO_ROOT/testbed/django_migrations.sql" ||
+    { _testenv_log "loading testbed/django_migrations.sql failed"; return 1; }
 }
 
 # dockerd logs every containerd plugin it loads at info level: show only its warnings and
@@ -487,6 +489,7 @@ testbed_up() {
   # (the agent recreating a service) publishes the same ports.
   sed -i \
     -e "s/^COMPOSE_PROJECT_NAME=.*/COMPOSE_PROJECT_NAME=$project/" \
+    -e "s/^QFIELDCLOUD_DEFAULT_NETWORK=.*/QFIELDCLOUD_DEFAULT_NETWORK=${project}_default/" \
     -e "s/^TESTBED_APP_PORT=.*/TESTBED_APP_PORT=$app_port/" \
     -e "s/^WEB_HTTP_PORT=.*/WEB_HTTP_PORT=$http_port/" \
     -e "s|^TESTBED_PG_PORT=.*|TESTBED_PG_PORT=${FIELDMEDIC_TEST_PG_PORT:-5432}|" \
@@ -557,10 +560,11 @@ testbed_set_status() {
 testbed_worker_mode() {
   local dir=${FIELDMEDIC_TESTBED_DIR:?testbed_up first}
   case "${1:-}" in
-    ok) rm -f "$dir/state/worker_wrapper.crash" "$dir/state/worker_wrapper.oom" ;;
+    ok) rm -f "$dir/state/worker_wrapper.crash" "$dir/state/worker_wrapper.oom" "$dir/state/worker_wrapper.oom-child" ;;
     crash) rm -f "$dir/state/worker_wrapper.oom" && : >"$dir/state/worker_wrapper.crash" ;;
     oom) rm -f "$dir/state/worker_wrapper.crash" && : >"$dir/state/worker_wrapper.oom" ;;
-    *) _testenv_log "usage: testbed_worker_mode ok|crash|oom"; return 2 ;;
+    oom-child) : >"$dir/state/worker_wrapper.oom-child" ;;
+    *) _testenv_log "usage: testbed_worker_mode ok|crash|oom|oom-child"; return 2 ;;
   esac
 }
 

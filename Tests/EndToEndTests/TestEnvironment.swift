@@ -145,17 +145,20 @@ struct TestEnvironment: Sendable {
         try AtomicFile.write(Data(json.utf8), to: path)
     }
 
-    enum WorkerMode { case ok, crash, oom }
+    enum WorkerMode { case ok, crash, oom, oomChild }
 
     func workerMode(_ mode: WorkerMode) throws {
         let crash = testbedDir + "/state/worker_wrapper.crash"
         let oom = testbedDir + "/state/worker_wrapper.oom"
+        let oomChild = testbedDir + "/state/worker_wrapper.oom-child"
         unlink(crash)
         unlink(oom)
+        unlink(oomChild)
         switch mode {
         case .ok: break
         case .crash: FileManager.default.createFile(atPath: crash, contents: nil)
         case .oom: FileManager.default.createFile(atPath: oom, contents: nil)
+        case .oomChild: FileManager.default.createFile(atPath: oomChild, contents: nil)
         }
     }
 

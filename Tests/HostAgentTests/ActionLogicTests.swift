@@ -36,6 +36,27 @@ final class FakeDockerEngine: DockerEngine, @unchecked Sendable {
             _oomEvents[id, default: []].append(time)
         }
     }
+    func oomEvents(label: String, since: Date, until: Date) throws(DockerError) -> [DockerEvent] {
+        let parts = label.split(separator: "=", maxSplits: 1).map(String.init)
+        // A read: not in `calls`.
+        return lock.withLock {
+            _containers.filter { parts.count == 2 && $0.labels[parts[0]] == parts[1] }.flatMap { container in
+                (_oomEvents[container.id] ?? []).filter { $0 >= since && $0 <= until }
+                    .map { DockerEvent(action: "oom", containerID: container.id, service: container.service, time: $0) }
+            }.sorted { $0.time < $1.time }
+        }
+    }
+    private var _dieExitCodes: [String: [(Date, Int)]] = [:]
+    /// Records a `die` event with its exit code for the (first) container of `service`.
+    func recordDie(_ service: String, at time: Date, exitCode: Int) {
+        lock.withLock {
+            guard let id = _containers.first(where: { $0.service == service })?.id else { return }
+            _dieExitCodes[id, default: []].append((time, exitCode))
+        }
+    }
+    func dieExitCodes(_ id: String, since: Date, until: Date) throws(DockerError) -> [Int] {
+        lock.withLock { (_dieExitCodes[id] ?? []).filter { $0.0 >= since && $0.0 <= until }.map(\.1) }
+    }
     func oomEvents(_ id: String, since: Date, until: Date) throws(DockerError) -> [Date] {
         lock.withLock {
             _calls.append("events oom \(id)")
@@ -121,6 +142,33 @@ final class FakeDockerEngine: DockerEngine, @unchecked Sendable {
     }
     func removeNetwork(_ id: String) throws(DockerError) { lock.withLock { _calls.append("rmnet \(id)") } }
     func followEvents(project: String, abort: AbortFlag, handler: @escaping (DockerEvent) -> Bool) throws(DockerError) {}
+
+    private var _images: [String: DockerImageDetail] = [:]
+    private var _networks: Set<String> = []
+    /// An image the engine has under `reference` (as `docker image inspect` finds it).
+    func addImage(_ reference: String, id: String? = nil, created: Date? = nil, labels: [String: String] = [:]) {
+        lock.withLock { _images[reference] = DockerImageDetail(id: id ?? "sha256:\(reference)", tags: [reference], created: created, labels: labels) }
+    }
+    func addNetwork(_ name: String) { lock.withLock { _ = _networks.insert(name) } }
+    func image(_ reference: String) throws(DockerError) -> DockerImageDetail? { lock.withLock { _images[reference] } }
+    func network(_ name: String) throws(DockerError) -> DockerNetwork? {
+        lock.withLock { _networks.contains(name) ? DockerNetwork(id: "net-\(name)", name: name, labels: [:]) : nil }
+    }
+    func containers(label: String) throws(DockerError) -> [DockerContainer] {
+        let parts = label.split(separator: "=", maxSplits: 1).map(String.init)
+        return lock.withLock { _containers.filter { parts.count == 2 ? $0.labels[parts[0]] == parts[1] : $0.labels[parts[0]] != nil } }
+    }
+    /// Changes what `inspect` answers for a container (environment, image…).
+    func updateState(_ id: String, _ change: (inout DockerContainerState) -> Void) {
+        lock.withLock { if var state = _states[id] { change(&state); _states[id] = state } }
+    }
+    /// A container outside any compose project (a QGIS job container), or of another project.
+    func addContainer(_ container: DockerContainer, state: DockerContainerState) {
+        lock.withLock {
+            _containers.append(container)
+            _states[container.id] = state
+        }
+    }
 
     /// What `exec` answers; every exec is recorded in `execs` (not in `calls`).
     private var _execResult = ProcessOutcome(status: 0, stdout: "", stderr: "", timedOut: false)

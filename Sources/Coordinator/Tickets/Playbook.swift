@@ -148,6 +148,37 @@ struct Playbook: Sendable, Equatable {
             "Read compose's own error in the evidence (`compose_error`), fix the file it names, and check with `docker compose config -q` in the install directory.",
             "If the files did not change, the compose version did: compare `docker compose version` with the one QFieldCloud's release notes name.",
         ])
+        // Failing jobs have many causes and none is fixed by a restart: a person reads the
+        // groups (the finding's message names the next step for each error type).
+        case .jobsFailing:
+            Entry(steps: [], policy: nil, manual: [
+            "Jobs fail (groups, job ids and projects in the evidence; the message names the next step per error type).",
+            "Read one failed job's output: `docker compose exec -T db psql -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\" -c \"SELECT output, feedback FROM core_job WHERE id = 'JOB_ID'\"`.",
+            "Read the worker's log around the failures: `docker compose logs --since 1h worker_wrapper`.",
+        ])
+        // Restarting the worker changes nothing here: an image, a network, a version or a
+        // label is wrong, and a person sets it right.
+        case .workerCannotStart:
+            Entry(steps: [], policy: nil, manual: [
+            "Missing QGIS image: `docker image inspect IMAGE` (names in the evidence) must succeed; rebuild with `docker compose build qgis3 qgis4` (or `docker compose pull`), then `docker compose up -d worker_wrapper`.",
+            "Missing job network: `docker network inspect NETWORK` must succeed; set QFIELDCLOUD_DEFAULT_NETWORK in .env to the project's network (default `<project>_default`), then `docker compose up -d`.",
+            "Version skew: build or pull app, worker_wrapper, qgis3 and qgis4 together (`docker compose build && docker compose up -d`).",
+            "Shared worker label: give each stack its own ENVIRONMENT in its .env, then `docker compose up -d` in each.",
+        ])
+        // The container still runs (or was a QGIS job): nothing to start or restart; the
+        // limit or the host's memory is a person's decision.
+        case .processOOMKilled:
+            Entry(steps: [], policy: nil, manual: [
+            "The kernel killed a process for memory (counts, times and the limit in the evidence). Find it: `journalctl -k --since '2 hours ago' | grep -iE 'killed process|out of memory'`.",
+            "In `app`: fewer gunicorn workers (GUNICORN_WORKERS) or more memory for the host or the container (QFieldCloud #1238); `docker stats --no-stream` shows who uses it.",
+            "QGIS jobs: raise WORKER_QGIS_MEMORY_LIMIT (Django admin → Constance, default 1000m) if the host has the memory, or make the project smaller.",
+        ])
+        // Migrating changes the schema of the live database: a person runs it, after a backup.
+        case .migrationsPending:
+            Entry(steps: [], policy: nil, manual: [
+            "Back up the database, then `docker compose exec app python manage.py migrate`; `docker compose exec app python manage.py showmigrations --plan` lists what is applied.",
+            "If migrate fails on privileges, the database role in .env (POSTGRES_USER) needs to own the schema (QFieldCloud #1469).",
+        ])
         }
     }
 

@@ -30,6 +30,9 @@ enum TicketPriority: String, Codable, Sendable, CaseIterable, Comparable {
         // Users' own requests fail at the proxy: they cannot sync.
         case .proxyErrors: .p0
         case .configInvalid, .composeInvalid: .p2
+        // Jobs fail or cannot start: packages and deltas wait, sync itself works.
+        case .jobsFailing, .workerCannotStart, .processOOMKilled: .p1
+        case .migrationsPending: .p2
         }
     }
 }

@@ -63,6 +63,8 @@ struct AgentConfig: Sendable {
         var proxyWindow: TimeInterval = 15 * 60
         var proxyErrorPercent: Double = 5
         var proxyErrorMinimum: Int = 3
+        var failingJobs = FailingJobsRule()
+        var workerVersionSkew: TimeInterval = WorkerProbe.defaultVersionSkew
     }
 
     static func load(path: String) throws(ConfigError) -> AgentConfig {
@@ -93,6 +95,11 @@ struct AgentConfig: Sendable {
         thresholds.proxyWindow = try reader.duration("thresholds.proxy_window", default: thresholds.proxyWindow, minimum: 60)
         thresholds.proxyErrorPercent = try reader.double("thresholds.proxy_error_percent", default: thresholds.proxyErrorPercent, range: 0...100)
         thresholds.proxyErrorMinimum = try reader.int("thresholds.proxy_error_min", default: thresholds.proxyErrorMinimum, range: 1...1_000_000)
+        thresholds.failingJobs.window = try reader.duration("thresholds.jobs_window", default: thresholds.failingJobs.window, minimum: 60)
+        thresholds.failingJobs.minimumFailed = try reader.int("thresholds.jobs_failed", default: thresholds.failingJobs.minimumFailed, range: 1...1_000_000)
+        thresholds.failingJobs.minimumPercent = try reader.double(
+            "thresholds.jobs_failed_percent", default: thresholds.failingJobs.minimumPercent, range: 1...100)
+        thresholds.workerVersionSkew = try reader.duration("thresholds.worker_version_skew", default: thresholds.workerVersionSkew, minimum: 60)
 
         var compose = Compose()
         compose.project = try reader.string("compose.project", default: compose.project)
@@ -318,6 +325,13 @@ enum AgentConfigTemplate {
         proxy_window = "15m"
         proxy_error_percent = 5
         proxy_error_min = 3
+        # Jobs failing: at least jobs_failed failed, and at least jobs_failed_percent of the
+        # jobs that ended (finished or failed), within the last jobs_window.
+        jobs_window = "30m"
+        jobs_failed = 3
+        jobs_failed_percent = 50
+        # A QGIS image built this much later than the worker's image is another version.
+        worker_version_skew = "1d"
 
         [actions]
         # This host's own kill switch: false refuses every action the coordinator asks for.

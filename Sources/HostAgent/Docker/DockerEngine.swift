@@ -38,6 +38,18 @@ protocol DockerEngine: Sendable {
     /// `docker logs -t --since S --tail N` prints. The json-file driver finds the last lines
     /// by reading the file backwards; `since` alone makes it decode the whole log.
     func logs(_ id: String, since: String, tail: Int) throws(DockerError) -> String
+    /// Every container (running or not) carrying this label (`key=value`), of any project:
+    /// QFieldCloud's job containers (`app=<ENVIRONMENT>_worker`) are started outside compose.
+    func containers(label: String) throws(DockerError) -> [DockerContainer]
+    /// `docker image inspect NAME`; nil when the engine has no such image.
+    func image(_ reference: String) throws(DockerError) -> DockerImageDetail?
+    /// `docker network inspect NAME`; nil when the engine has no such network.
+    func network(_ name: String) throws(DockerError) -> DockerNetwork?
+    /// The `oom` events the engine recorded between `since` and `until` for containers with
+    /// this label (`key=value`), oldest first: one call for a whole project.
+    func oomEvents(label: String, since: Date, until: Date) throws(DockerError) -> [DockerEvent]
+    /// The exit codes of this container's `die` events between `since` and `until`.
+    func dieExitCodes(_ id: String, since: Date, until: Date) throws(DockerError) -> [Int]
 }
 
 extension DockerEngine {
@@ -88,6 +100,15 @@ struct DockerContainerState: Sendable, Equatable {
     var tty: Bool
     /// HostConfig.Memory in bytes; 0 = no limit.
     var memoryLimit: Int64 = 0
+    /// Config.Env: "NAME=value" as the container was created with.
+    var environment: [String] = []
+    /// The image ID the container runs (`Image`, sha256:…), not its name.
+    var imageID: String = ""
+
+    /// The value of one variable of Config.Env.
+    func environmentValue(_ name: String) -> String? {
+        environment.first { $0.hasPrefix(name + "=") }.map { String($0.dropFirst(name.count + 1)) }
+    }
 }
 
 struct DockerImage: Sendable, Equatable {
@@ -95,6 +116,14 @@ struct DockerImage: Sendable, Equatable {
     var tags: [String]
     var size: UInt64
     var containers: Int
+}
+
+/// `GET /images/{name}/json`, the parts that matter.
+struct DockerImageDetail: Sendable, Equatable {
+    var id: String
+    var tags: [String]
+    var created: Date?
+    var labels: [String: String]
 }
 
 struct DockerNetwork: Sendable, Equatable {

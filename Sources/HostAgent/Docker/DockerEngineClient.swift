@@ -23,6 +23,10 @@ struct DockerEngineClient: DockerEngine {
         try listContainers(query: "all=1")
     }
 
+    func containers(label: String) throws(DockerError) -> [DockerContainer] {
+        try listContainers(query: "all=1&filters=\(Self.filters(["label": [label]]))")
+    }
+
     private func listContainers(query: String) throws(DockerError) -> [DockerContainer] {
         let array = try json(get("/containers/json?\(query)"), as: [[String: Any]].self)
         return array.map { item in
@@ -55,7 +59,32 @@ struct DockerEngineClient: DockerEngine {
             finishedAt: Self.date(state["FinishedAt"]),
             image: config["Image"] as? String ?? "",
             tty: config["Tty"] as? Bool ?? false,
-            memoryLimit: Int64(hostConfig["Memory"] as? Int ?? 0))
+            memoryLimit: Int64(hostConfig["Memory"] as? Int ?? 0),
+            environment: config["Env"] as? [String] ?? [],
+            imageID: object["Image"] as? String ?? "")
+    }
+
+    func image(_ reference: String) throws(DockerError) -> DockerImageDetail? {
+        let path = "/images/\(Self.escape(reference))/json"
+        let response = try request("GET", path)
+        if response.status == 404 { return nil }
+        guard response.status == 200 else { throw apiError(response, path) }
+        let object = try json(response, as: [String: Any].self)
+        let config = object["Config"] as? [String: Any] ?? [:]
+        return DockerImageDetail(
+            id: object["Id"] as? String ?? "", tags: object["RepoTags"] as? [String] ?? [], created: Self.date(object["Created"]),
+            labels: config["Labels"] as? [String: String] ?? [:])
+    }
+
+    func network(_ name: String) throws(DockerError) -> DockerNetwork? {
+        let path = "/networks/\(Self.escape(name))"
+        let response = try request("GET", path)
+        if response.status == 404 { return nil }
+        guard response.status == 200 else { throw apiError(response, path) }
+        let object = try json(response, as: [String: Any].self)
+        let found = DockerNetwork(id: object["Id"] as? String ?? "", name: object["Name"] as? String ?? "", labels: object["Labels"] as? [String: String] ?? [:])
+        // The engine also answers for an ID prefix that happens to equal the name.
+        return found.name == name || found.id == name ? found : nil
     }
 
     func restart(_ id: String, stopTimeout: Int) throws(DockerError) {
@@ -220,6 +249,30 @@ struct DockerEngineClient: DockerEngine {
             guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
                   let nanos = object["timeNano"] as? Int else { return nil }
             return Date(timeIntervalSince1970: Double(nanos) / 1e9)
+        }
+    }
+
+    func oomEvents(label: String, since: Date, until: Date) throws(DockerError) -> [DockerEvent] {
+        let filters = Self.filters(["type": ["container"], "label": [label], "event": ["oom"]])
+        let response = try get("/events?since=\(Self.unixTime(since))&until=\(Self.unixTime(until))&filters=\(filters)", timeout: 10)
+        return response.body.split(separator: 0x0a).compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+                  let nanos = object["timeNano"] as? Int else { return nil }
+            let actor = object["Actor"] as? [String: Any] ?? [:]
+            let attributes = actor["Attributes"] as? [String: String] ?? [:]
+            return DockerEvent(
+                action: "oom", containerID: actor["ID"] as? String ?? object["id"] as? String ?? "",
+                service: attributes["com.docker.compose.service"], time: Date(timeIntervalSince1970: Double(nanos) / 1e9))
+        }
+    }
+
+    func dieExitCodes(_ id: String, since: Date, until: Date) throws(DockerError) -> [Int] {
+        let filters = Self.filters(["type": ["container"], "container": [id], "event": ["die"]])
+        let response = try get("/events?since=\(Self.unixTime(since))&until=\(Self.unixTime(until))&filters=\(filters)", timeout: 10)
+        return response.body.split(separator: 0x0a).compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+                  let attributes = (object["Actor"] as? [String: Any])?["Attributes"] as? [String: String] else { return nil }
+            return attributes["exitCode"].flatMap { Int($0) }
         }
     }
 

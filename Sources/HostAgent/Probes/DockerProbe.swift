@@ -2,7 +2,8 @@ import Foundation
 import Shared
 
 /// The compose project's containers through the Docker Engine API: state, health, restarts,
-/// exit codes, OOM kills; plus what the engine's disk use could give back.
+/// exit codes, OOM kills (of a container, and of a process inside one that keeps running);
+/// plus what the engine's disk use could give back.
 struct DockerProbe: Probe {
     let name = "docker"
     var engine: any DockerEngine
@@ -30,7 +31,9 @@ struct DockerProbe: Probe {
         let disk = diskUsage.summary { [engine] () throws(DockerError) -> DockerDiskSummary in try engine.diskUsage().summary }
         return ProbeResult(
             section: .docker(observed.statuses, disk),
-            findings: Self.findings(observed.statuses, required: requiredServices, project: project, oomEvents: observed.oomEvents, oomRecent: oomRecent, now: now()))
+            findings: Self.findings(
+                observed.statuses, required: requiredServices, project: project, oomEvents: observed.oomEvents, oomRecent: oomRecent,
+                processOOMs: observed.processOOMs, now: now()))
     }
 
     /// The project's services, and the engine's `oom` events behind exits it did not flag.
@@ -38,6 +41,10 @@ struct DockerProbe: Probe {
         var statuses: [ServiceStatus]
         /// Container ID (12 characters) → when the engine recorded the `oom` event.
         var oomEvents: [String: Date]
+        /// Container ID (12 characters) of a running container → the `oom` events of its
+        /// current run within `oomRecent`: the kernel killed a process inside it, and the
+        /// container lived on (QFieldCloud #1238: a gunicorn worker of `app`).
+        var processOOMs: [String: [Date]] = [:]
     }
 
     func services() throws(DockerError) -> [ServiceStatus] {
@@ -66,9 +73,28 @@ struct DockerProbe: Probe {
                 status.oomKilled = true
                 oomEvents[status.containerID] = event
             }
+            // The engine also sets OOMKilled when the kernel killed a process inside a container
+            // that lived on, and keeps it across a restart: a recent exit that was not a kill
+            // (its `die` event's exit code) is not an OOM kill of the container.
+            if state.oomKilled, state.status == "running", let finished = state.finishedAt, now().timeIntervalSince(finished) <= oomRecent,
+               let codes = try? engine.dieExitCodes(container.id, since: finished.addingTimeInterval(-5), until: min(finished.addingTimeInterval(5), now())),
+               !codes.isEmpty, !codes.contains(137) {
+                status.oomKilled = false
+            }
             out.append(status)
         }
-        return Observation(statuses: out.sorted { ($0.service, $0.container) < ($1.service, $1.container) }, oomEvents: oomEvents)
+        // One replay of the project's `oom` events per cycle. The engine keeps its last
+        // events in memory only (a restarted engine forgets them): a kill it forgot is missed.
+        var processOOMs: [String: [Date]] = [:]
+        let time = now()
+        if out.contains(where: { $0.state == "running" }),
+           let events = try? engine.oomEvents(label: "com.docker.compose.project=\(project)", since: time.addingTimeInterval(-oomRecent), until: time) {
+            for status in out where status.state == "running" {
+                let mine = events.filter { $0.containerID.hasPrefix(status.containerID) && $0.time >= (status.startedAt ?? .distantPast) }
+                if !mine.isEmpty { processOOMs[status.containerID] = mine.map(\.time) }
+            }
+        }
+        return Observation(statuses: out.sorted { ($0.service, $0.container) < ($1.service, $1.container) }, oomEvents: oomEvents, processOOMs: processOOMs)
     }
 
     /// Where the run that ended at `finished` began: its start, or 30 s before the end when
@@ -80,7 +106,7 @@ struct DockerProbe: Probe {
 
     static func findings(
         _ statuses: [ServiceStatus], required: [String], project: String,
-        oomEvents: [String: Date] = [:], oomRecent: TimeInterval = defaultOOMRecent, now: Date = Date()
+        oomEvents: [String: Date] = [:], oomRecent: TimeInterval = defaultOOMRecent, processOOMs: [String: [Date]] = [:], now: Date = Date()
     ) -> [Finding] {
         var findings: [Finding] = []
         let present = Set(statuses.map(\.service))
@@ -115,6 +141,18 @@ struct DockerProbe: Probe {
                     : "\(status.container) was killed for using too much memory (exit \(status.exitCode)" + (limit.map { ", \($0)" } ?? "") + ")"
                 findings.append(Finding(.serviceOOMKilled, severity: .critical, subject: status.service, message: message,
                     evidence: evidence))
+            }
+            if status.state == "running", let kills = processOOMs[status.containerID], let last = kills.max() {
+                var details = evidence
+                details["oom_kills"] = String(kills.count)
+                details["last_oom_at"] = WireDate.format(last)
+                details["window_seconds"] = String(Int(oomRecent))
+                if status.memoryLimit > 0 { details["memory_limit_bytes"] = String(status.memoryLimit) }
+                let limit = status.memoryLimit > 0 ? "its limit is \(RelativeTime.bytes(UInt64(status.memoryLimit)))" : "it has no memory limit: the host ran out"
+                findings.append(Finding(.processOOMKilled, severity: .critical, subject: status.service,
+                    message: "the kernel killed a process inside \(status.container) for memory \(kills.count) time(s) in the last \(DurationText.human(oomRecent))"
+                        + " (the last one \(RelativeTime.describe(last, now: now))); the container keeps running, \(limit)",
+                    evidence: details))
             }
             if status.oneShot {
                 if status.state == "exited" && status.exitCode != 0 {

@@ -72,10 +72,15 @@ struct ProbeSet: Sendable {
                 engine: config.dockerEngine, project: config.compose.project, requiredServices: config.compose.requiredServices,
                 diskUsage: DiskUsageCache(interval: config.dockerDiskUsageInterval), oomRecent: thresholds.oomRecent),
         ]
+        let compose = config.composeProject(runner: runner)
+        probes.append(WorkerProbe(
+            engine: config.dockerEngine, project: config.compose.project, environmentFile: { compose.environmentFile() },
+            versionSkew: thresholds.workerVersionSkew, oomRecent: thresholds.oomRecent))
         if let database = config.queueDatabase(runner: runner) {
             probes.append(QueueProbe(
                 database: database, stuckAfter: thresholds.stuckJobAfter, backlogThreshold: thresholds.queueBacklog,
-                oldestPendingThreshold: thresholds.oldestPending))
+                oldestPendingThreshold: thresholds.oldestPending, failing: thresholds.failingJobs))
+            probes.append(MigrationsProbe(engine: config.dockerEngine, project: config.compose.project, database: database))
         }
         if let status = config.status { probes.append(StatusProbe(url: status.url, host: status.host)) }
         if config.compose.directory != nil || config.storagePublicURL != nil {

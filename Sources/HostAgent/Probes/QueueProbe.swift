@@ -2,15 +2,31 @@ import Foundation
 import Shared
 
 /// QFieldCloud's job queue (`core_job`): counts by status and type, the oldest pending job,
-/// jobs stuck in `queued`/`started`, and the projects they block (one active job per project).
+/// jobs stuck in `queued`/`started`, the projects they block (one active job per project),
+/// and how the jobs of the recent window ended (failures by job type and error type). One
+/// psql run per cycle.
 struct QueueProbe: Probe {
     let name = "queue"
     var database: QueueDatabase
     var stuckAfter: TimeInterval
     var backlogThreshold: Int
     var oldestPendingThreshold: TimeInterval
+    var failing = FailingJobsRule()
 
+    /// A job's end: QFieldCloud sets `finished_at` only on success and on the wrapper's own
+    /// errors; a failure the QGIS container reports leaves `docker_finished_at`, a SIGKILL
+    /// only `started_at` (and `updated_at` moves only with full saves). The latest of them.
+    /// The `created_at` bound lets the index cut the scan: a job that waited over a week
+    /// before it ended is left out.
     static let sql = """
+        WITH recent AS (
+          SELECT id, project_id, type, status, feedback->>'error' AS error, COALESCE(feedback->>'error_origin', '') AS origin,
+                 GREATEST(finished_at, docker_finished_at, started_at, updated_at, created_at) AS ended,
+                 \(JobErrorType.sqlExpression) AS error_type
+            FROM core_job
+           WHERE status IN ('finished', 'failed')
+             AND created_at > now() - make_interval(secs => :window) - interval '7 days'
+             AND GREATEST(finished_at, docker_finished_at, started_at, updated_at, created_at) >= now() - make_interval(secs => :window))
         SELECT 'count', status, type, count(*)::text, '' FROM core_job GROUP BY status, type
         UNION ALL
         SELECT 'oldest_pending', '', '', COALESCE(floor(EXTRACT(EPOCH FROM now() - min(created_at)))::text, ''), ''
@@ -26,7 +42,17 @@ struct QueueProbe: Probe {
           FROM core_job p
          WHERE p.status = 'pending' AND EXISTS (
                SELECT 1 FROM core_job s WHERE s.project_id = p.project_id AND s.status IN ('queued', 'started')
-                  AND COALESCE(s.started_at, s.updated_at, s.created_at) < now() - make_interval(secs => :stuck));
+                  AND COALESCE(s.started_at, s.updated_at, s.created_at) < now() - make_interval(secs => :stuck))
+        UNION ALL
+        SELECT 'ended', type, count(*) FILTER (WHERE status = 'finished')::text, count(*) FILTER (WHERE status = 'failed')::text, ''
+          FROM recent GROUP BY type
+        UNION ALL
+        (SELECT 'failed', type || '|' || error_type || '|' || origin, count(*)::text,
+                array_to_string((array_agg(id::text ORDER BY ended DESC))[1:5], ',') || '|'
+                  || array_to_string((array_agg(DISTINCT project_id::text))[1:5], ','),
+                regexp_replace(left((array_agg(COALESCE(error, '') ORDER BY ended DESC))[1], 300), '[[:cntrl:]|]+', ' ', 'g')
+           FROM recent WHERE status = 'failed'
+          GROUP BY type, error_type, origin ORDER BY count(*) DESC LIMIT 20);
         """
 
     func collect() async -> ProbeResult {
@@ -52,18 +78,30 @@ struct QueueProbe: Probe {
     }
 
     func stats() async throws(QueueError) -> QueueStats {
-        let rows = try await database.query(Self.sql, variables: ["stuck": String(Int(stuckAfter))])
-        return Self.parse(rows)
+        let rows = try await database.query(Self.sql, variables: ["stuck": String(Int(stuckAfter)), "window": String(Int(failing.window))])
+        return Self.parse(rows, window: failing.window)
     }
 
-    static func parse(_ rows: [[String]]) -> QueueStats {
+    static func parse(_ rows: [[String]], window: TimeInterval = FailingJobsRule.defaultWindow) -> QueueStats {
         var counts: [String: [String: Int]] = [:]
         var oldest: Double?
         var stuck: [StuckJob] = []
         var blockedProjects = 0
         var blockedJobs = 0
+        var failures = JobFailureStats(windowSeconds: window, finished: [:], failed: [:], groups: [])
         for row in rows where row.count >= 5 {
             switch row[0] {
+            case "ended":
+                if let finished = Int(row[2]), finished > 0 { failures.finished[row[1]] = finished }
+                if let failed = Int(row[3]), failed > 0 { failures.failed[row[1]] = failed }
+            case "failed":
+                let key = row[1].split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+                let ids = row[3].split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                func list(_ text: String?) -> [String] { (text ?? "").split(separator: ",").map(String.init) }
+                failures.groups.append(JobFailureGroup(
+                    jobType: key.first ?? "", errorType: key.count > 1 ? key[1] : "", origin: key.count > 2 ? key[2] : "",
+                    count: Int(row[2]) ?? 0, jobIDs: list(ids.first), projectIDs: list(ids.count > 1 ? ids[1] : nil),
+                    sampleError: row[4].trimmingCharacters(in: .whitespaces)))
             case "count": counts[row[1], default: [:]][row[2]] = Int(row[3]) ?? 0
             case "oldest_pending": oldest = Double(row[3])
             case "stuck":
@@ -78,7 +116,10 @@ struct QueueProbe: Probe {
             default: continue
             }
         }
-        return QueueStats(counts: counts, oldestPendingSeconds: oldest, stuckJobs: stuck, blockedProjects: blockedProjects, blockedPendingJobs: blockedJobs)
+        failures.groups.sort { ($0.count, $1.jobType, $1.errorType) > ($1.count, $0.jobType, $0.errorType) }
+        return QueueStats(
+            counts: counts, oldestPendingSeconds: oldest, stuckJobs: stuck, blockedProjects: blockedProjects, blockedPendingJobs: blockedJobs,
+            recentFailures: failures)
     }
 
     func findings(_ stats: QueueStats) -> [Finding] {
@@ -103,6 +144,7 @@ struct QueueProbe: Probe {
                 evidence: ["pending": String(pending), "oldest_pending_seconds": String(Int(stats.oldestPendingSeconds ?? 0)),
                            "threshold_pending": String(backlogThreshold)]))
         }
+        if let failures = stats.recentFailures, let finding = failing.finding(failures) { findings.append(finding) }
         return findings
     }
 }

@@ -32,6 +32,11 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
     case proxyErrors = "proxy.errors"
     case configInvalid = "config.invalid"
     case composeInvalid = "compose.invalid"
+    // The agent's probes, added for issue 12.
+    case jobsFailing = "jobs.failing"
+    case workerCannotStart = "worker.cannot_start"
+    case processOOMKilled = "process.oom_killed"
+    case migrationsPending = "migrations.pending"
 
     public enum Origin: Sendable { case agent, coordinator }
 
@@ -45,7 +50,8 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
             .agent
         case .diskFullPredicted, .queueBacklogGrowing, .serviceCrashloop, .agentOffline:
             .coordinator
-        case .proxyErrors, .configInvalid, .composeInvalid:
+        case .proxyErrors, .configInvalid, .composeInvalid,
+             .jobsFailing, .workerCannotStart, .processOOMKilled, .migrationsPending:
             .agent
         }
     }

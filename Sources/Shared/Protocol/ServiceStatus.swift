@@ -77,13 +77,19 @@ public struct QueueStats: Codable, Sendable, Equatable {
     /// Projects whose pending jobs wait behind a stuck job (one active job per project).
     public var blockedProjects: Int
     public var blockedPendingJobs: Int
+    /// How jobs ended over the recent window (nil from agents that did not look).
+    public var recentFailures: JobFailureStats?
 
-    public init(counts: [String: [String: Int]], oldestPendingSeconds: Double?, stuckJobs: [StuckJob], blockedProjects: Int, blockedPendingJobs: Int) {
+    public init(
+        counts: [String: [String: Int]], oldestPendingSeconds: Double?, stuckJobs: [StuckJob], blockedProjects: Int, blockedPendingJobs: Int,
+        recentFailures: JobFailureStats? = nil
+    ) {
         self.counts = counts
         self.oldestPendingSeconds = oldestPendingSeconds
         self.stuckJobs = stuckJobs
         self.blockedProjects = blockedProjects
         self.blockedPendingJobs = blockedPendingJobs
+        self.recentFailures = recentFailures
     }
 
     public func count(_ status: String) -> Int { counts[status]?.values.reduce(0, +) ?? 0 }
