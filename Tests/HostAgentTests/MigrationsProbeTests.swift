@@ -48,6 +48,28 @@ import Testing
         #expect(engine.execs.count == 3)
     }
 
+    /// psql as it answers when the table is missing: an error in the SQL (exit 3).
+    struct NoMigrationsTable: CommandRunner {
+        func run(_ command: ProcessCommand) async throws -> ProcessOutcome {
+            ProcessOutcome(status: 3, stdout: "", stderr: "ERROR:  relation \"django_migrations\" does not exist\nLINE 1: SELECT app, name FROM django_migrations", timedOut: false)
+        }
+    }
+
+    @Test func aDatabaseThatWasNeverMigratedHasEveryMigrationPendingWithItsOwnError() async throws {
+        let engine = FakeDockerEngine()
+        engine.add("app")
+        engine.execResult = ProcessOutcome(
+            status: 0, stdout: "/usr/src/app/qfieldcloud/core/migrations/0001_initial.py\n/usr/src/app/qfieldcloud/core/migrations/0002_x.py\n",
+            stderr: "", timedOut: false)
+        let database = QueueDatabase(target: .dsn("postgresql://x@127.0.0.1/db"), runner: NoMigrationsTable(), psql: "psql")
+        let result = await MigrationsProbe(engine: engine, project: "qfieldcloud", database: database).collect()
+        #expect(result.error == nil, "the database answered: this is a finding, not a probe that could not look")
+        let finding = try #require(result.findings.first)
+        #expect(finding.kind == .migrationsPending && finding.evidence["pending"] == "2")
+        #expect(finding.evidence["database_error"]?.contains("relation \"django_migrations\" does not exist") == true)
+        #expect(finding.message.contains("no database migration was ever applied"))
+    }
+
     @Test func withoutARunningAppTheProbeCouldNotLook() async {
         let engine = FakeDockerEngine()
         engine.add("app", state: "exited")

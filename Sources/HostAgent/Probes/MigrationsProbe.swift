@@ -43,6 +43,11 @@ struct MigrationsProbe: Probe {
         do {
             applied = Set(try await database.query(Self.sql).compactMap { row in row.count >= 2 ? Migration(app: row[0], name: row[1]) : nil })
         } catch {
+            if case .failed(let why) = error, why.contains("django_migrations"), why.contains("does not exist") {
+                // The database's own words: no migration was ever applied (the first `migrate`
+                // failed, QFieldCloud #1047): every migration the code ships is pending.
+                return ProbeResult(findings: Self.findings(pending: files.sorted(), neverMigrated: QueueDatabase.oneLine(why)))
+            }
             return ProbeResult(error: "could not read django_migrations: \(error.description)", fix: error.fix)
         }
         return ProbeResult(findings: Self.findings(pending: files.filter { !applied.contains($0) }.sorted()))
@@ -76,18 +81,27 @@ struct MigrationsProbe: Probe {
         }
     }
 
-    static func findings(pending: [Migration]) -> [Finding] {
+    /// `neverMigrated`: the database's error when `django_migrations` does not exist at all.
+    static func findings(pending: [Migration], neverMigrated: String? = nil) -> [Finding] {
         guard !pending.isEmpty else { return [] }
         var byApp: [String: [String]] = [:]
         for migration in pending { byApp[migration.app, default: []].append(migration.name) }
         let summary = byApp.keys.sorted().map { "\($0): \(byApp[$0]!.prefix(3).joined(separator: ", "))\(byApp[$0]!.count > 3 ? " and \(byApp[$0]!.count - 3) more" : "")" }
+        var evidence = [
+            "pending": String(pending.count), "apps": byApp.keys.sorted().joined(separator: ","),
+            "migrations": pending.prefix(20).map { "\($0.app).\($0.name)" }.joined(separator: ","),
+        ]
+        let opening: String
+        if let neverMigrated {
+            evidence["database_error"] = neverMigrated
+            opening = "no database migration was ever applied (the database has no django_migrations table: \(neverMigrated)), so all \(pending.count) in the app's code are pending"
+        } else {
+            opening = "\(pending.count) database migration(s) in the app's code are not applied (\(summary.joined(separator: "; ")))"
+        }
         return [Finding(.migrationsPending, severity: .critical, subject: "app",
-            message: "\(pending.count) database migration(s) in the app's code are not applied (\(summary.joined(separator: "; "))): "
+            message: opening + ": "
                 + "run `docker compose exec app python manage.py migrate`; if it fails, its error names the cause (often the database role's privileges on the schema, QFieldCloud #1469)",
-            evidence: [
-                "pending": String(pending.count), "apps": byApp.keys.sorted().joined(separator: ","),
-                "migrations": pending.prefix(20).map { "\($0.app).\($0.name)" }.joined(separator: ","),
-            ])]
+            evidence: evidence)]
     }
 }
 
