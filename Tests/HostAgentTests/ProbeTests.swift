@@ -14,6 +14,13 @@ import Testing
         SwapFree:        2097148 kB
         """
 
+    /// An app that does not answer at all is app.status_error, not also a Host-case fault:
+    /// the lowercased Host is blamed only when the configured one works.
+    @Test func anAppThatIsDownIsNotBlamedOnTheHostsCase() async {
+        let result = await StatusProbe(url: "http://127.0.0.1:1/api/v1/status/", host: "QFC.Example.org").collect()
+        #expect(result.findings.map(\.code) == ["app.status_error"], "\(result.findings)")
+    }
+
     @Test func parsesMeminfo() throws {
         let memory = try #require(HostProbe.parseMeminfo(Self.meminfo))
         #expect(memory.totalBytes == 16_318_756 * 1024)

@@ -80,13 +80,12 @@ import Testing
         #expect(finding.message.contains("job network old_default missing"), "\(finding.message)")
     }
 
-    @Test func aQGISImageMuchNewerThanTheWorkersIsAVersionSkew() async throws {
+    /// A pulled worker image beside QGIS images built on the host weeks later is a healthy
+    /// install: build dates alone say nothing about versions.
+    @Test func aQGISImageBuiltLaterThanAPulledWorkerImageIsNoSkew() async throws {
         let engine = healthy()
         engine.addImage("qfieldcloud-qgis4", created: Self.built + 28 * 86_400)
-        let finding = try #require(await probe(engine).collect().findings.first)
-        #expect(finding.evidence["version_skew"]?.contains("qfieldcloud-qgis4 was built") == true, "\(finding.evidence)")
-        #expect(finding.evidence["version_skew"]?.contains("28d after the worker's image") == true, "\(finding.evidence)")
-        #expect(finding.message.contains("QFieldCloud #1524"))
+        #expect(await probe(engine).collect().findings.isEmpty)
     }
 
     @Test func differentVersionLabelsAreASkewAndSoIsAWorkerNotRecreatedAfterARebuild() throws {

@@ -64,7 +64,6 @@ struct AgentConfig: Sendable {
         var proxyErrorPercent: Double = 5
         var proxyErrorMinimum: Int = 3
         var failingJobs = FailingJobsRule()
-        var workerVersionSkew: TimeInterval = WorkerProbe.defaultVersionSkew
     }
 
     static func load(path: String) throws(ConfigError) -> AgentConfig {
@@ -99,7 +98,6 @@ struct AgentConfig: Sendable {
         thresholds.failingJobs.minimumFailed = try reader.int("thresholds.jobs_failed", default: thresholds.failingJobs.minimumFailed, range: 1...1_000_000)
         thresholds.failingJobs.minimumPercent = try reader.double(
             "thresholds.jobs_failed_percent", default: thresholds.failingJobs.minimumPercent, range: 1...100)
-        thresholds.workerVersionSkew = try reader.duration("thresholds.worker_version_skew", default: thresholds.workerVersionSkew, minimum: 60)
 
         var compose = Compose()
         compose.project = try reader.string("compose.project", default: compose.project)
@@ -330,8 +328,6 @@ enum AgentConfigTemplate {
         jobs_window = "30m"
         jobs_failed = 3
         jobs_failed_percent = 50
-        # A QGIS image built this much later than the worker's image is another version.
-        worker_version_skew = "1d"
 
         [actions]
         # This host's own kill switch: false refuses every action the coordinator asks for.

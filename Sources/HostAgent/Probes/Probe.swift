@@ -75,7 +75,7 @@ struct ProbeSet: Sendable {
         let compose = config.composeProject(runner: runner)
         probes.append(WorkerProbe(
             engine: config.dockerEngine, project: config.compose.project, environmentFile: { compose.environmentFile() },
-            versionSkew: thresholds.workerVersionSkew, oomRecent: thresholds.oomRecent))
+            oomRecent: thresholds.oomRecent))
         if let database = config.queueDatabase(runner: runner) {
             probes.append(QueueProbe(
                 database: database, stuckAfter: thresholds.stuckJobAfter, backlogThreshold: thresholds.queueBacklog,

@@ -13,7 +13,8 @@ struct StatusProbe: Probe {
         var findings = Self.findings(status)
         // Browsers and QField send Host in lowercase: a probe that only sends it as configured
         // passes while every user gets 444 (QFieldCloud #1829).
-        if let configured = host ?? URL(string: url)?.host, configured != configured.lowercased() {
+        // Only when the configured Host works: an app that is down is app.status_error, not this.
+        if status.error == nil, status.httpStatus == 200, let configured = host ?? URL(string: url)?.host, configured != configured.lowercased() {
             let lowered = check(host: configured.lowercased())
             if lowered.error != nil || lowered.httpStatus != 200 {
                 findings.append(Self.hostCaseFinding(configured: configured, status: lowered))

@@ -23,15 +23,12 @@ struct WorkerProbe: Probe {
     var project: String
     /// The install's `.env` (empty when compose.directory is not set).
     var environmentFile: @Sendable () -> [String: String] = { [:] }
-    /// A QGIS image built this much later than the worker's image is another version.
-    var versionSkew: TimeInterval = WorkerProbe.defaultVersionSkew
     /// Job containers killed for memory this recently are reported (`thresholds.oom_recent`).
     var oomRecent: TimeInterval = DockerProbe.defaultOOMRecent
     var now: @Sendable () -> Date = { Date() }
     /// Exited job containers inspected per cycle, newest first.
     static let jobContainersInspected = 20
 
-    static let defaultVersionSkew: TimeInterval = 86_400
     static let imageVariables = ["QFIELDCLOUD_QGIS3_IMAGE_NAME", "QFIELDCLOUD_QGIS4_IMAGE_NAME", "QFIELDCLOUD_QGIS_IMAGE_NAME"]
     static let qgisServices = ["qgis3", "qgis4", "qgis"]
 
@@ -118,10 +115,8 @@ struct WorkerProbe: Probe {
                     observation.skew.append("\(image) is version \(b), the worker's image \(a) (\(key))")
                 }
             }
-            if let built = qgis.created, let workerBuilt = running.created, built.timeIntervalSince(workerBuilt) > versionSkew {
-                observation.skew.append(
-                    "\(image) was built \(WireDate.format(built)), \(DurationText.human(built.timeIntervalSince(workerBuilt))) after the worker's image (\(WireDate.format(workerBuilt)))")
-            }
+            // Build dates are no version: the QGIS images are always built on the host,
+            // while the worker's may be pulled, weeks older, on a healthy install.
         }
 
         // Another stack with the same ENVIRONMENT.
