@@ -71,6 +71,10 @@ import Testing
         let problems = EnvironmentLint.check("QFIELDCLOUD_HOST=a.example.org\nDEBUG=1\nQFIELDCLOUD_HOST=b.example.org\n")
         #expect(problems.map(\.line) == [3])
         #expect(problems.first?.what.contains("first on line 1") == true)
+        // Values never leave .env: a key set twice may be SECRET_KEY or a password.
+        let secret = EnvironmentLint.check("SECRET_KEY=first-secret-value\nSECRET_KEY=second-secret-value\n")
+        #expect(secret.map(\.line) == [2])
+        #expect(!secret.contains { ($0.what + $0.write).contains("secret-value") }, "\(secret)")
     }
 }
 

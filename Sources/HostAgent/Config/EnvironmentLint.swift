@@ -41,7 +41,7 @@ enum EnvironmentLint {
         for assignment in all {
             if let earlier = last[assignment.key], earlier.value != assignment.value {
                 problems.append(Problem(line: assignment.line, key: assignment.key,
-                    what: "\(assignment.key) is set again (first on line \(earlier.line) to \"\(earlier.value)\"); compose uses this last one",
+                    what: "\(assignment.key) is set again, to another value (first on line \(earlier.line)); compose uses this last one",
                     write: "one \(assignment.key)= line only"))
             }
             last[assignment.key] = assignment
