@@ -33,7 +33,7 @@ extension SharedTestbed {
     /// not race the issue under test.
     func start(_ github: FakeGitHub, poll: String = "1s", webhook: Bool = true, extra: String = "", mode: String = "fix",
                predict: String = "enabled = false", disks: String? = nil, reportInterval: String = "30s",
-               agentEnvironment: [String: String] = [:], settle: String = "2s") throws -> Setup {
+               agentEnvironment: [String: String] = [:], settle: String = "2s", agentConfig: String? = nil) throws -> Setup {
         let h = try Harness()
         try h.initCoordinator()
         let port = try Harness.freePort()
@@ -64,7 +64,7 @@ extension SharedTestbed {
         try h.coordinator(["check-config"]).expectSuccess("check-config with [github]")
         try h.startCoordinator()
         try h.enrollAgent("vps-1")
-        try h.writeAgentConfig("vps-1", env.agentConfig(interval: reportInterval, disks: disks, settle: settle))
+        try h.writeAgentConfig("vps-1", agentConfig ?? env.agentConfig(interval: reportInterval, disks: disks, settle: settle))
         try h.startAgent("vps-1", environment: agentEnvironment)
         try h.waitUntil("the first report arrives", timeout: 30) { try h.storedSequences("vps-1").count >= 1 }
         return Setup(h: h, github: github, webhookPort: port)
@@ -461,7 +461,7 @@ extension SharedTestbed {
 }
 }
 
-/// Read-only SQL on the coordinator's database after it stopped.
+/// Read-only SQL on the coordinator's database (WAL: also while it runs).
 struct SQLiteCoordinatorTestReader {
     let path: String
     func count(_ sql: String) throws -> Int {
@@ -469,5 +469,11 @@ struct SQLiteCoordinatorTestReader {
         configuration.readonly = true
         let queue = try DatabaseQueue(path: path, configuration: configuration)
         return try queue.read { db in try Int.fetchOne(db, sql: sql) ?? -1 }
+    }
+    func strings(_ sql: String) throws -> [String] {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        return try queue.read { db in try String.fetchAll(db, sql: sql) }
     }
 }
