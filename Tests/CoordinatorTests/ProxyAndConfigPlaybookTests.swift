@@ -21,4 +21,17 @@ import Testing
         #expect(plan.manual.contains { $0.hasPrefix("compose.invalid on compose: ") && $0.contains("config -q") })
         #expect([FindingCode.proxyErrors, .configInvalid, .composeInvalid].allSatisfy { $0.origin == .agent })
     }
+
+    /// worker.cannot_start has four causes: the next steps name the one the evidence shows
+    /// (a generated install shape got all four for a shared worker label), all when none is named.
+    @Test func workerCannotStartNextStepsFollowTheEvidence() {
+        func manual(_ evidence: [String: String]) -> [String] {
+            Playbook.builtIn.plan(for: [Finding(.workerCannotStart, severity: .critical, subject: "worker_wrapper", message: "…", evidence: evidence)]).plan.manual
+        }
+        let label = manual(["environment": "test", "shared_label_projects": "other", "job_label": "app=test_worker"])
+        #expect(label.count == 1 && label[0].contains("Shared worker label"), "\(label)")
+        let two = manual(["missing_images": "qfc-qgis3", "network_missing": "true"])
+        #expect(two.count == 2 && two[0].contains("Missing QGIS image") && two[1].contains("Missing job network"), "\(two)")
+        #expect(manual([:]).count == 4)
+    }
 }

@@ -212,6 +212,20 @@ struct Playbook: Sendable, Equatable {
     }
 
     /// The plan for these findings: steps in finding order, duplicates dropped.
+    /// The manual lines that concern this finding's cause: worker.cannot_start has four
+    /// causes, each line starts with its name, and the evidence says which ones were seen.
+    /// Every line when the evidence names none of them.
+    static func relevantManual(_ lines: [String], for finding: Finding) -> [String] {
+        guard finding.code == FindingCode.workerCannotStart.rawValue else { return lines }
+        let causes: [(prefix: String, evidence: String)] = [
+            ("Missing QGIS image", "missing_images"), ("Missing job network", "network_missing"),
+            ("Version skew", "version_skew"), ("Shared worker label", "shared_label_projects"),
+        ]
+        let seen = causes.filter { finding.evidence[$0.evidence].map { !$0.isEmpty } ?? false }.map(\.prefix)
+        guard !seen.isEmpty else { return lines }
+        return lines.filter { line in seen.contains { line.hasPrefix($0) } }
+    }
+
     func plan(for findings: [Finding]) -> (plan: Plan, escalateAfterFix: Bool) {
         var steps: [PlanStep] = []
         var manual: [String] = []
@@ -220,7 +234,7 @@ struct Playbook: Sendable, Equatable {
             let entry = entries[finding.code] ?? Entry(steps: [], policy: nil, manual: Self.genericManual)
             if entry.escalateAfterFix { escalate = true }
             if entry.steps.isEmpty || entry.policy == .never {
-                manual += entry.manual.map { "\(finding.code) on \(finding.subject): " + $0.replacingOccurrences(of: "SERVICE", with: finding.subject) }
+                manual += Self.relevantManual(entry.manual, for: finding).map { "\(finding.code) on \(finding.subject): " + $0.replacingOccurrences(of: "SERVICE", with: finding.subject) }
                 if entry.policy == .never, !entry.steps.isEmpty {
                     manual.append("\(finding.code): the playbook's policy is `never`, so FieldMedic does not fix it itself.")
                 }
