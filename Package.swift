@@ -98,12 +98,22 @@ let package = Package(
 )
 
 // The libFuzzer driver: only when scripts/fuzz.sh asks for it (it needs -sanitize=fuzzer,
-// which also brings libFuzzer's main).
+// which also brings libFuzzer's main). The agent's and the coordinator's parsers live in their
+// executables; for fuzzing, both become libraries (their @main renamed, so that only the
+// driver's entry point remains) that the driver links.
 if Context.environment["FIELDMEDIC_FUZZ"] == "1" {
-    package.products.append(.executable(name: "fieldmedic-fuzz", targets: ["FieldMedicFuzz"]))
+    let executables = ["HostAgent": "HostAgent_fuzzing_main", "Coordinator": "Coordinator_fuzzing_main"]
+    package.targets = package.targets.compactMap { target in
+        if target.type == .test || target.name == "Bench" { return nil }
+        guard let entry = executables[target.name] else { return target }
+        return .target(
+            name: target.name, dependencies: target.dependencies, path: "Sources/\(target.name)",
+            swiftSettings: swiftSettings + [.unsafeFlags(["-Xfrontend", "-entry-point-function-name", "-Xfrontend", entry])])
+    }
+    package.products = [.executable(name: "fieldmedic-fuzz", targets: ["FieldMedicFuzz"])]
     package.targets.append(.executableTarget(
         name: "FieldMedicFuzz",
-        dependencies: ["Shared"],
+        dependencies: ["Shared", "HostAgent", "Coordinator"],
         path: "Fuzz/FieldMedicFuzz",
         swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library", "-sanitize=fuzzer"])],
         linkerSettings: [.unsafeFlags(["-sanitize=fuzzer"])]))

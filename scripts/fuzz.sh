@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes the parsers the outside world feeds (Sources/Shared/Fuzz/ParserEntryPoint.swift) with
+# Fuzzes the parsers the outside world feeds (Sources/Shared/Fuzz/ParserEntryPoint.swift, and the
+# agent's and coordinator's lists in Sources/*/Fuzz/) with
 # libFuzzer: builds Fuzz/FieldMedicFuzz with -sanitize=fuzzer into .build-fuzz, then runs each
 # target for a set time on its corpus in Fuzz/corpus/TARGET. New interesting inputs are added
 # to the corpus; a crashing input is written to Fuzz/crashes/TARGET. Commit both: the normal
@@ -8,7 +9,8 @@
 #   scripts/fuzz.sh                 every target, 60 s each
 #   scripts/fuzz.sh health 300      one target for 300 s
 #
-# Targets: health, enroll, command, toml, pem.
+# Targets: health, enroll, command, toml, pem (Shared); docker, psql, logs (agent); webhook
+# (coordinator). ParserEntryPoint.targetNames lists the same; a test checks that.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,7 +18,7 @@ cd "$repo"
 
 die() { printf 'fuzz.sh: %s\n' "$*" >&2; exit 1; }
 
-targets=(health enroll command toml pem)
+targets=(health enroll command toml pem docker psql logs webhook)
 seconds=60
 if [ $# -ge 1 ]; then
   printf '%s\n' "${targets[@]}" | grep -qx -- "$1" || die "unknown target $1; one of: ${targets[*]}"

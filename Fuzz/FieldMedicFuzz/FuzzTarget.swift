@@ -1,16 +1,20 @@
+import Coordinator
 import Foundation
+import HostAgent
 import Shared
 
 // The libFuzzer driver; built only by scripts/fuzz.sh (FIELDMEDIC_FUZZ=1, -sanitize=fuzzer).
-// The parser is picked with FIELDMEDIC_FUZZ_TARGET (a ParserEntryPoint name).
+// The parser is picked with FIELDMEDIC_FUZZ_TARGET (a ParserEntryPoint name, from Shared's,
+// the agent's or the coordinator's list).
 //
 // SwiftPM links an executable's entry point as `<Module>_main` (main is aliased to it), so
 // libFuzzer's own main is never pulled in: this one starts libFuzzer's driver instead.
 
 let target: ParserEntryPoint = {
     let name = ProcessInfo.processInfo.environment["FIELDMEDIC_FUZZ_TARGET"] ?? ""
-    guard let target = ParserEntryPoint.named(name) else {
-        FileHandle.standardError.write(Data("FIELDMEDIC_FUZZ_TARGET must be one of: \(ParserEntryPoint.all.map(\.name).joined(separator: ", "))\n".utf8))
+    let all = ParserEntryPoint.all + ParserEntryPoint.agent + ParserEntryPoint.coordinator
+    guard let target = all.first(where: { $0.name == name }) else {
+        FileHandle.standardError.write(Data("FIELDMEDIC_FUZZ_TARGET must be one of: \(all.map(\.name).joined(separator: ", "))\n".utf8))
         exit(2)
     }
     return target

@@ -28,40 +28,11 @@ struct DockerEngineClient: DockerEngine {
     }
 
     private func listContainers(query: String) throws(DockerError) -> [DockerContainer] {
-        let array = try json(get("/containers/json?\(query)"), as: [[String: Any]].self)
-        return array.map { item in
-            let names = item["Names"] as? [String] ?? []
-            return DockerContainer(
-                id: item["Id"] as? String ?? "",
-                name: (names.first ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/")),
-                image: item["Image"] as? String ?? "",
-                imageID: item["ImageID"] as? String ?? "",
-                state: item["State"] as? String ?? "unknown",
-                labels: item["Labels"] as? [String: String] ?? [:])
-        }
+        try DockerJSON.containers(get("/containers/json?\(query)").body)
     }
 
     func inspect(_ id: String) throws(DockerError) -> DockerContainerState {
-        let object = try json(get("/containers/\(Self.escape(id))/json"), as: [String: Any].self)
-        let state = object["State"] as? [String: Any] ?? [:]
-        let config = object["Config"] as? [String: Any] ?? [:]
-        let health = state["Health"] as? [String: Any]
-        let hostConfig = object["HostConfig"] as? [String: Any] ?? [:]
-        return DockerContainerState(
-            id: object["Id"] as? String ?? id,
-            name: (object["Name"] as? String ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/")),
-            status: state["Status"] as? String ?? "unknown",
-            health: health?["Status"] as? String,
-            restartCount: object["RestartCount"] as? Int ?? 0,
-            exitCode: state["ExitCode"] as? Int ?? 0,
-            oomKilled: state["OOMKilled"] as? Bool ?? false,
-            startedAt: Self.date(state["StartedAt"]),
-            finishedAt: Self.date(state["FinishedAt"]),
-            image: config["Image"] as? String ?? "",
-            tty: config["Tty"] as? Bool ?? false,
-            memoryLimit: Int64(hostConfig["Memory"] as? Int ?? 0),
-            environment: config["Env"] as? [String] ?? [],
-            imageID: object["Image"] as? String ?? "")
+        try DockerJSON.containerState(get("/containers/\(Self.escape(id))/json").body, id: id)
     }
 
     func image(_ reference: String) throws(DockerError) -> DockerImageDetail? {
@@ -69,11 +40,7 @@ struct DockerEngineClient: DockerEngine {
         let response = try request("GET", path)
         if response.status == 404 { return nil }
         guard response.status == 200 else { throw apiError(response, path) }
-        let object = try json(response, as: [String: Any].self)
-        let config = object["Config"] as? [String: Any] ?? [:]
-        return DockerImageDetail(
-            id: object["Id"] as? String ?? "", tags: object["RepoTags"] as? [String] ?? [], created: Self.date(object["Created"]),
-            labels: config["Labels"] as? [String: String] ?? [:])
+        return try DockerJSON.imageDetail(response.body)
     }
 
     func network(_ name: String) throws(DockerError) -> DockerNetwork? {
@@ -81,10 +48,7 @@ struct DockerEngineClient: DockerEngine {
         let response = try request("GET", path)
         if response.status == 404 { return nil }
         guard response.status == 200 else { throw apiError(response, path) }
-        let object = try json(response, as: [String: Any].self)
-        let found = DockerNetwork(id: object["Id"] as? String ?? "", name: object["Name"] as? String ?? "", labels: object["Labels"] as? [String: String] ?? [:])
-        // The engine also answers for an ID prefix that happens to equal the name.
-        return found.name == name || found.id == name ? found : nil
+        return try DockerJSON.network(response.body, name: name)
     }
 
     func restart(_ id: String, stopTimeout: Int) throws(DockerError) {
@@ -136,21 +100,7 @@ struct DockerEngineClient: DockerEngine {
     // MARK: Disk, images, networks
 
     func diskUsage() throws(DockerError) -> DockerDiskUsage {
-        let object = try json(get("/system/df", timeout: 120), as: [String: Any].self)
-        func uint(_ value: Any?) -> UInt64 { UInt64(max(0, (value as? Int) ?? 0)) }
-        let images = object["Images"] as? [[String: Any]] ?? []
-        let imagesBytes = images.reduce(UInt64(0)) { $0 + uint($1["Size"]) }
-        let unusedImageBytes = images.filter { ($0["Containers"] as? Int ?? 0) == 0 }.reduce(UInt64(0)) { $0 + uint($1["Size"]) }
-        let cache = object["BuildCache"] as? [[String: Any]] ?? []
-        let cacheBytes = cache.reduce(UInt64(0)) { $0 + uint($1["Size"]) }
-        let reclaimableCache = cache.filter { !($0["InUse"] as? Bool ?? false) && !($0["Shared"] as? Bool ?? false) }.reduce(UInt64(0)) { $0 + uint($1["Size"]) }
-        let containers = object["Containers"] as? [[String: Any]] ?? []
-        let volumes = object["Volumes"] as? [[String: Any]] ?? []
-        return DockerDiskUsage(summary: DockerDiskSummary(
-            imagesBytes: imagesBytes, reclaimableImageBytes: unusedImageBytes, buildCacheBytes: cacheBytes,
-            reclaimableBuildCacheBytes: reclaimableCache,
-            containersBytes: containers.reduce(UInt64(0)) { $0 + uint($1["SizeRw"]) },
-            volumesBytes: volumes.reduce(UInt64(0)) { $0 + uint(($1["UsageData"] as? [String: Any])?["Size"]) }))
+        try DockerJSON.diskUsage(get("/system/df", timeout: 120).body)
     }
 
     func danglingImages() throws(DockerError) -> [DockerImage] {
@@ -162,14 +112,7 @@ struct DockerEngineClient: DockerEngine {
     }
 
     private func listImages(query: String) throws(DockerError) -> [DockerImage] {
-        let array = try json(get("/images/json?\(query)"), as: [[String: Any]].self)
-        return array.map { item in
-            DockerImage(
-                id: item["Id"] as? String ?? "",
-                tags: (item["RepoTags"] as? [String] ?? []).filter { $0 != "<none>:<none>" },
-                size: UInt64(max(0, item["Size"] as? Int ?? 0)),
-                containers: item["Containers"] as? Int ?? -1)
-        }
+        try DockerJSON.images(get("/images/json?\(query)").body)
     }
 
     func removeImage(_ id: String) throws(DockerError) {
@@ -223,14 +166,7 @@ struct DockerEngineClient: DockerEngine {
                 while let newline = buffer.firstIndex(of: 0x0a) {
                     let line = buffer[buffer.startIndex..<newline]
                     buffer.removeSubrange(buffer.startIndex...newline)
-                    guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any] else { continue }
-                    let actor = object["Actor"] as? [String: Any] ?? [:]
-                    let attributes = actor["Attributes"] as? [String: String] ?? [:]
-                    let action = (object["Action"] as? String ?? object["status"] as? String ?? "").split(separator: ":").first.map(String.init) ?? ""
-                    let event = DockerEvent(
-                        action: action, containerID: actor["ID"] as? String ?? object["id"] as? String ?? "",
-                        service: attributes["com.docker.compose.service"],
-                        time: Date(timeIntervalSince1970: Double(object["timeNano"] as? Int ?? 0) / 1e9))
+                    guard let event = DockerJSON.event(Data(line)) else { continue }
                     if !handler(event) { return false }
                 }
                 return !abort.isSet
@@ -245,35 +181,19 @@ struct DockerEngineClient: DockerEngine {
         let filters = Self.filters(["type": ["container"], "container": [id], "event": ["oom"]])
         // With `until` in the past the engine replays what it kept and closes the stream.
         let response = try get("/events?since=\(Self.unixTime(since))&until=\(Self.unixTime(until))&filters=\(filters)", timeout: 10)
-        return response.body.split(separator: 0x0a).compactMap { line in
-            guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
-                  let nanos = object["timeNano"] as? Int else { return nil }
-            return Date(timeIntervalSince1970: Double(nanos) / 1e9)
-        }
+        return DockerJSON.eventTimes(response.body)
     }
 
     func oomEvents(label: String, since: Date, until: Date) throws(DockerError) -> [DockerEvent] {
         let filters = Self.filters(["type": ["container"], "label": [label], "event": ["oom"]])
         let response = try get("/events?since=\(Self.unixTime(since))&until=\(Self.unixTime(until))&filters=\(filters)", timeout: 10)
-        return response.body.split(separator: 0x0a).compactMap { line in
-            guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
-                  let nanos = object["timeNano"] as? Int else { return nil }
-            let actor = object["Actor"] as? [String: Any] ?? [:]
-            let attributes = actor["Attributes"] as? [String: String] ?? [:]
-            return DockerEvent(
-                action: "oom", containerID: actor["ID"] as? String ?? object["id"] as? String ?? "",
-                service: attributes["com.docker.compose.service"], time: Date(timeIntervalSince1970: Double(nanos) / 1e9))
-        }
+        return DockerJSON.timedEvents(response.body).map { DockerEvent(action: "oom", containerID: $0.containerID, service: $0.service, time: $0.time) }
     }
 
     func dieExitCodes(_ id: String, since: Date, until: Date) throws(DockerError) -> [Int] {
         let filters = Self.filters(["type": ["container"], "container": [id], "event": ["die"]])
         let response = try get("/events?since=\(Self.unixTime(since))&until=\(Self.unixTime(until))&filters=\(filters)", timeout: 10)
-        return response.body.split(separator: 0x0a).compactMap { line in
-            guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
-                  let attributes = (object["Actor"] as? [String: Any])?["Attributes"] as? [String: String] else { return nil }
-            return attributes["exitCode"].flatMap { Int($0) }
-        }
+        return DockerJSON.dieExitCodes(response.body)
     }
 
     /// Seconds since 1970 as `since`/`until` take them, to the microsecond (what a `Date`
@@ -318,10 +238,7 @@ struct DockerEngineClient: DockerEngine {
     }
 
     func json<T>(_ response: HTTPResponse, as type: T.Type) throws(DockerError) -> T {
-        guard let value = try? JSONSerialization.jsonObject(with: response.body) as? T else {
-            throw .malformed("expected \(T.self), got \(response.bodyText.prefix(200))")
-        }
-        return value
+        try DockerJSON.object(response.body, as: type)
     }
 
     static func filters(_ value: [String: [String]]) -> String {
@@ -333,14 +250,5 @@ struct DockerEngineClient: DockerEngine {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
     }
 
-    static func date(_ value: Any?) -> Date? {
-        guard let text = value as? String, !text.hasPrefix("0001-") else { return nil }
-        // Docker writes nanoseconds; keep milliseconds.
-        var trimmed = text
-        if let dot = text.firstIndex(of: "."), let zone = text.lastIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }), zone > dot {
-            let fraction = text[text.index(after: dot)..<zone].prefix(3)
-            trimmed = String(text[..<dot]) + "." + fraction + String(text[zone...])
-        }
-        return WireDate.parse(trimmed)
-    }
+    static func date(_ value: Any?) -> Date? { DockerJSON.date(value) }
 }

@@ -83,6 +83,14 @@ struct QueueProbe: Probe {
     }
 
     static func parse(_ rows: [[String]], window: TimeInterval = FailingJobsRule.defaultWindow) -> QueueStats {
+        // What psql prints is bounded before any arithmetic: a count above a billion jobs or a
+        // time that is not a finite number of seconds within 300 years is not a queue's state,
+        // and must not trap a sum or an Int(…) further on (found by fuzzing the psql parser).
+        func count(_ text: String) -> Int { min(max(Int(text) ?? 0, 0), 1_000_000_000) }
+        func seconds(_ text: String) -> Double? {
+            guard let value = Double(text), value.isFinite else { return nil }
+            return min(max(value, 0), 1e10)
+        }
         var counts: [String: [String: Int]] = [:]
         var oldest: Double?
         var stuck: [StuckJob] = []
@@ -92,27 +100,27 @@ struct QueueProbe: Probe {
         for row in rows where row.count >= 5 {
             switch row[0] {
             case "ended":
-                if let finished = Int(row[2]), finished > 0 { failures.finished[row[1]] = finished }
-                if let failed = Int(row[3]), failed > 0 { failures.failed[row[1]] = failed }
+                if case let finished = count(row[2]), finished > 0 { failures.finished[row[1]] = finished }
+                if case let failed = count(row[3]), failed > 0 { failures.failed[row[1]] = failed }
             case "failed":
                 let key = row[1].split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
                 let ids = row[3].split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
                 func list(_ text: String?) -> [String] { (text ?? "").split(separator: ",").map(String.init) }
                 failures.groups.append(JobFailureGroup(
                     jobType: key.first ?? "", errorType: key.count > 1 ? key[1] : "", origin: key.count > 2 ? key[2] : "",
-                    count: Int(row[2]) ?? 0, jobIDs: list(ids.first), projectIDs: list(ids.count > 1 ? ids[1] : nil),
+                    count: count(row[2]), jobIDs: list(ids.first), projectIDs: list(ids.count > 1 ? ids[1] : nil),
                     sampleError: row[4].trimmingCharacters(in: .whitespaces)))
-            case "count": counts[row[1], default: [:]][row[2]] = Int(row[3]) ?? 0
-            case "oldest_pending": oldest = Double(row[3])
+            case "count": counts[row[1], default: [:]][row[2]] = count(row[3])
+            case "oldest_pending": oldest = seconds(row[3])
             case "stuck":
                 let statusType = row[3].split(separator: "|", maxSplits: 1).map(String.init)
                 let ageNever = row[4].split(separator: "|").map(String.init)
                 stuck.append(StuckJob(
                     id: row[1], projectID: row[2], status: statusType.first ?? "", type: statusType.count > 1 ? statusType[1] : "",
-                    ageSeconds: Double(ageNever.first ?? "") ?? 0, neverStarted: ageNever.count > 1 && ageNever[1] == "true"))
+                    ageSeconds: seconds(ageNever.first ?? "") ?? 0, neverStarted: ageNever.count > 1 && ageNever[1] == "true"))
             case "blocked":
-                blockedProjects = Int(row[1]) ?? 0
-                blockedJobs = Int(row[2]) ?? 0
+                blockedProjects = count(row[1])
+                blockedJobs = count(row[2])
             default: continue
             }
         }

@@ -57,7 +57,12 @@ struct QueueDatabase: Sendable {
                 project, ["psql", "-U", user, "-d", database] + Self.baseArguments + variableArguments + ["-f", "-"], input: sql)
         }
         if let error = Self.classify(outcome, target: target, timeout: timeout) { throw error }
-        return outcome.stdout.split(separator: "\n", omittingEmptySubsequences: true).map { line in
+        return Self.rows(outcome.stdout)
+    }
+
+    /// psql's unaligned, tuples-only output: one row per line, fields split by tabs.
+    static func rows(_ stdout: String) -> [[String]] {
+        stdout.split(separator: "\n", omittingEmptySubsequences: true).map { line in
             line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
         }
     }

@@ -5,12 +5,21 @@ import Foundation
 /// replays the committed corpus and crashes through on every test run. A parser may refuse
 /// anything; it must never crash, hang or allocate without bound.
 ///
+/// The agent's parsers (Docker's JSON, psql's output) and the coordinator's (webhook bodies)
+/// live in those executables: `ParserEntryPoint.agent` and `ParserEntryPoint.coordinator`,
+/// replayed by their own test targets and fuzzed by the same driver (see scripts/fuzz.sh).
+///
 /// ```swift
 /// ParserEntryPoint.named("health")?.run(Data(#"{"version":1,"reports":[]}"#.utf8))
 /// ```
 public struct ParserEntryPoint: Sendable {
     public let name: String
     public let run: @Sendable (Data) -> Void
+
+    public init(name: String, run: @escaping @Sendable (Data) -> Void) {
+        self.name = name
+        self.run = run
+    }
 
     public static let all: [ParserEntryPoint] = [
         // POST /v1/health from an agent (and the spool it replays).
@@ -49,4 +58,8 @@ public struct ParserEntryPoint: Sendable {
     ]
 
     public static func named(_ name: String) -> ParserEntryPoint? { all.first { $0.name == name } }
+
+    /// Every fuzz target's name, in this module and in the agent's and coordinator's lists:
+    /// Fuzz/corpus and Fuzz/crashes hold one directory per name (scripts/fuzz.sh lists the same).
+    public static let targetNames = ["health", "enroll", "command", "toml", "pem", "docker", "psql", "logs", "webhook"]
 }
