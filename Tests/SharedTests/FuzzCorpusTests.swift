@@ -9,19 +9,13 @@ import Testing
         .appendingPathComponent("Fuzz").path
 
     static func inputs(_ kind: String, _ target: String) -> [String] {
-        let directory = "\(root)/\(kind)/\(target)"
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names.filter { !$0.hasPrefix(".") }.sorted().map { "\(directory)/\($0)" }
+        ParserEntryPoint.committedInputs(fuzzRoot: root, kind: kind, target: target)
     }
 
     @Test(arguments: ParserEntryPoint.all.map(\.name))
     func theCorpusAndEveryFoundCrashParseWithoutCrashing(target: String) throws {
         let entry = try #require(ParserEntryPoint.named(target))
-        let corpus = Self.inputs("corpus", target)
-        #expect(!corpus.isEmpty, "Fuzz/corpus/\(target) has no seed inputs")
-        for path in corpus + Self.inputs("crashes", target) {
-            entry.run(try Data(contentsOf: URL(fileURLWithPath: path)))
-        }
+        #expect(try entry.replayCommitted(fuzzRoot: Self.root).corpus > 0, "Fuzz/corpus/\(target) has no seed inputs")
     }
 
     @Test func everyCorpusDirectoryNamesAnEntryPoint() throws {

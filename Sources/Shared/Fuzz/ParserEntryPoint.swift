@@ -59,6 +59,23 @@ public struct ParserEntryPoint: Sendable {
 
     public static func named(_ name: String) -> ParserEntryPoint? { all.first { $0.name == name } }
 
+    /// The committed inputs of a target under `fuzzRoot` (the repository's Fuzz/): `kind` is
+    /// "corpus" or "crashes"; paths sorted, hidden files left out.
+    public static func committedInputs(fuzzRoot: String, kind: String, target: String) -> [String] {
+        let directory = "\(fuzzRoot)/\(kind)/\(target)"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { !$0.hasPrefix(".") }.sorted().map { "\(directory)/\($0)" }
+    }
+
+    /// Runs every committed input of this target (its corpus, then every crash found) through
+    /// it; a parser that crashes takes the caller down. Returns how many of each ran.
+    public func replayCommitted(fuzzRoot: String) throws -> (corpus: Int, crashes: Int) {
+        let corpus = Self.committedInputs(fuzzRoot: fuzzRoot, kind: "corpus", target: name)
+        let crashes = Self.committedInputs(fuzzRoot: fuzzRoot, kind: "crashes", target: name)
+        for path in corpus + crashes { run(try Data(contentsOf: URL(fileURLWithPath: path))) }
+        return (corpus.count, crashes.count)
+    }
+
     /// Every fuzz target's name, in this module and in the agent's and coordinator's lists:
     /// Fuzz/corpus and Fuzz/crashes hold one directory per name (scripts/fuzz.sh lists the same).
     public static let targetNames = ["health", "enroll", "command", "toml", "pem", "docker", "psql", "logs", "webhook"]
