@@ -59,6 +59,7 @@ struct IngestService: Service {
     /// Attempts at one stored alert before it is marked failed (and reported), so that one
     /// bad row cannot hold up every alert behind it.
     static let maxAttempts = 3
+    static let alertsPerTurn = 25
     private let attempts = LockedValue([Int64: Int]())
 
     init(engine: TicketEngine, store: any IngestingStore, config: IngestConfig, logger: Logger) {
@@ -124,23 +125,39 @@ struct IngestService: Service {
                 }
                 return handled
             }
+            // A few alerts per turn of the ticket mutex: the runner takes it once per open
+            // ticket, so one alert per turn would let a burst crawl behind a busy runner; a
+            // few keep the turns short (milliseconds each) for everyone else.
             var progressed = false
-            for stored in batch {
-                do {
-                    try await engine.mutex.run { try await process(stored, hosts: hosts, silences: silences) }
-                    progressed = true
-                    handled += 1
-                } catch {
-                    if Task.isCancelled || error is CancellationError { return handled }
-                    let reason = Redactor.redact("\(error)")
-                    let count = attempts.withLock { $0[stored.id, default: 0] += 1; return $0[stored.id]! }
-                    logger.error("turning a stored alert into a ticket failed", metadata: ["row": "\(stored.id)", "attempt": "\(count)", "error": "\(reason)"])
-                    guard count >= Self.maxAttempts else { return handled }
-                    attempts.withLock { $0[stored.id] = nil }
-                    try? await store.finishAlert(id: stored.id, state: .failed, host: nil, ticket: nil, outcome: reason, at: clock.now(), audit: nil)
-                    await reportFailure(.processingFailed(alert: stored.alert.name, row: stored.id, reason: reason))
-                    progressed = true
+            var blocked = false
+            for start in stride(from: 0, to: batch.count, by: Self.alertsPerTurn) where !blocked {
+                let chunk = batch[start..<min(start + Self.alertsPerTurn, batch.count)]
+                let (done, failure): (Int, (StoredAlert, String)?) = await engine.mutex.run {
+                    var done = 0
+                    for stored in chunk {
+                        if Task.isCancelled { break }
+                        do {
+                            try await process(stored, hosts: hosts, silences: silences)
+                            done += 1
+                        } catch {
+                            // Later alerts may be about the same ticket: keep the order, stop here.
+                            return (done, (stored, Redactor.redact("\(error)")))
+                        }
+                    }
+                    return (done, nil)
                 }
+                if Task.isCancelled { return handled }
+                handled += done
+                progressed = progressed || done > 0
+                guard let (stored, reason) = failure else { continue }
+                let count = attempts.withLock { $0[stored.id, default: 0] += 1; return $0[stored.id]! }
+                logger.error("turning a stored alert into a ticket failed", metadata: ["row": "\(stored.id)", "attempt": "\(count)", "error": "\(reason)"])
+                guard count >= Self.maxAttempts else { return handled }
+                attempts.withLock { $0[stored.id] = nil }
+                try? await store.finishAlert(id: stored.id, state: .failed, host: nil, ticket: nil, outcome: reason, at: clock.now(), audit: nil)
+                await reportFailure(.processingFailed(alert: stored.alert.name, row: stored.id, reason: reason))
+                progressed = true
+                blocked = true
             }
             if !progressed { return handled }
         }
