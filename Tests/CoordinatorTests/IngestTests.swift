@@ -315,6 +315,22 @@ enum IngestTestSupport {
         #expect(try await t.fleet.store.ingestCounts()["silenced"] == 1)
     }
 
+    @Test func anUptimeMonitorThatGoesDownAndComesBackUpClosesOnTheHostsOwnCheck() async throws {
+        let t = try await TicketFixture()
+        let service = try IngestTestSupport.service(t)
+        try await service.receive(try GlitchTipMessage.parse(try AlertFixtures.uptime("The monitored site has gone down.", monitor: "vps-1")), source: .glitchtip)
+        await service.drain()
+        try await t.settle()
+        let down = try #require(try await t.fleet.store.allTickets().first)
+        #expect(down.host == "vps-1" && down.seeds?.first?.code == "alert.uptime" && down.state == .escalated, "\(down.timeline.map(\.text))")
+        try await service.receive(try GlitchTipMessage.parse(try AlertFixtures.uptime("The monitored site is back up.", monitor: "vps-1")), source: .glitchtip)
+        await service.drain()
+        try await t.settle()
+        let up = try #require(try await t.fleet.store.allTickets().first)
+        let count = try await t.fleet.store.allTickets().count
+        #expect(up.state == .resolved && up.run == 2 && count == 1, "\(up.timeline.map(\.text))")
+    }
+
     @Test func aGlitchTipIssueOpensATicketDedupedByItsLink() async throws {
         let t = try await TicketFixture()
         let service = try IngestTestSupport.service(t)
@@ -368,6 +384,26 @@ enum IngestTestSupport {
         let (glitchWrong, _) = try await post(t, "/v1/ingest/glitchtip/\(IngestTestSupport.glitchtipToken)x", try AlertFixtures.data("glitchtip-webhook"), token: nil)
         #expect(glitchWrong == 401)
         #expect(try await t.fleet.store.storedAlerts(limit: 100).count == 2)
+    }
+}
+
+extension IngestHTTPTests {
+    /// Alertmanager retries only 5xx: a store that cannot take the alerts answers 503, so the
+    /// delivery comes again; nothing is half stored.
+    @Test func aStoreThatCannotWriteAnswers503SoAlertmanagerRetries() async throws {
+        let t = try await TicketFixture()
+        let readOnly = try SQLiteCoordinatorStore(path: t.fleet.directory + "/coordinator.sqlite3", readonly: true)
+        let engine = TicketEngine(store: readOnly, fleet: t.fleet.fleet, config: t.config, clock: t.fleet.clock, logger: t.logger)
+        let config = try IngestTestSupport.config()
+        let api = IngestAPI(service: IngestService(engine: engine, store: readOnly, config: config, logger: t.logger), config: config,
+                            secrets: IngestSecrets(alertmanagerToken: Secret(IngestTestSupport.token), glitchtipToken: nil),
+                            authenticator: nil, rejections: RejectionLog(store: readOnly, clock: t.fleet.clock), logger: t.logger)
+        let status = try await Application(router: api.makeRouter()).test(.router) { client in
+            try await client.execute(uri: "/v1/ingest/alertmanager", method: .post, headers: [.authorization: "Bearer \(IngestTestSupport.token)"],
+                                     body: ByteBuffer(data: try AlertFixtures.data("alertmanager-webhook-firing"))).status.code
+        }
+        #expect(status == 503)
+        #expect(try await t.fleet.store.storedAlerts(limit: 10).isEmpty)
     }
 }
 

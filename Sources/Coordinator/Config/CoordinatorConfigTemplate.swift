@@ -101,7 +101,7 @@ enum CoordinatorConfigTemplate {
         # [ingest.alertmanager.findings]
         # QFieldCloudWorkerDown = "service.down"     # subject from the alert's service/container label
         # HostDiskSpaceLow = "disk.high"              # subject from its mountpoint label
-        # GlitchTip project → host, for events without a Server Name tag.
+        # GlitchTip project (or uptime monitor name) → host, for events without a Server Name tag.
         # [ingest.glitchtip.projects]
         # qfieldcloud = "qfc-1"
 

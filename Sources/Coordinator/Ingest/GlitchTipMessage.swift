@@ -63,8 +63,10 @@ struct GlitchTipMessage: Decodable, Sendable {
             }
             out.append(IngestedAlert(
                 source: .glitchtip, key: link, name: title, status: status, labels: labels, annotations: annotations,
-                startsAt: nil, endsAt: nil, link: link, hostHints: [fields["Server Name"]].compactMap { $0 }.filter { !$0.isEmpty },
-                project: fields["Project"], uptime: uptime))
+                // An uptime alert names only its monitor: the monitor's name may be the host's,
+                // and `[ingest.glitchtip.projects]` may map it like a project.
+                startsAt: nil, endsAt: nil, link: link, hostHints: ([fields["Server Name"]] + (uptime ? [title] : [])).compactMap { $0 }.filter { !$0.isEmpty },
+                project: fields["Project"] ?? (uptime ? title : nil), uptime: uptime))
         }
         return out
     }

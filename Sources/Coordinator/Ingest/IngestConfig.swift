@@ -13,7 +13,8 @@ struct IngestConfig: Sendable, Equatable {
     var hostLabels: [String]
     /// `alertname` → finding code (`[ingest.alertmanager.findings]`); others get `alert.<alertname>`.
     var findings: [String: FindingCode]
-    /// GlitchTip project → host (`[ingest.glitchtip.projects]`), when an event carries no Server Name.
+    /// GlitchTip project (or uptime monitor name) → host (`[ingest.glitchtip.projects]`), when
+    /// an event carries no Server Name.
     var glitchtipProjects: [String: String]
 
     static let defaultHostLabels = ["instance", "host", "nodename"]
