@@ -213,8 +213,8 @@ enum IngestTestSupport {
 }
 
 @Suite struct IngestServiceTests {
-    func receive(_ t: TicketFixture, _ data: Data) async throws {
-        let service = try IngestTestSupport.service(t)
+    func receive(_ t: TicketFixture, _ data: Data, via shared: IngestService? = nil) async throws {
+        let service = try shared ?? IngestTestSupport.service(t)
         try await service.receive(try AlertmanagerMessage.parse(data, hostLabels: IngestConfig.defaultHostLabels).alerts, source: .alertmanager)
         await service.drain()
     }
@@ -299,12 +299,21 @@ enum IngestTestSupport {
 
     @Test func anUnknownHostIsStoredAndReportedAndASilenceIsHonoured() async throws {
         let t = try await TicketFixture()
-        try await receive(t, try IngestTestSupport.workerDown(host: "elsewhere.example.org:9100"))
+        let service = try IngestTestSupport.service(t)
+        try await receive(t, try IngestTestSupport.workerDown(host: "elsewhere.example.org:9100"), via: service)
         #expect(try await t.fleet.store.allTickets().isEmpty)
         let stored = try await t.fleet.store.storedAlerts(limit: 10)
         #expect(stored.count == 1 && stored[0].state == .unknownHost && stored[0].outcome?.contains("elsewhere.example.org") == true)
+        try await receive(t, try IngestTestSupport.workerDown(host: "elsewhere.example.org:9100", fingerprint: "cccc"), via: service)
+        try await receive(t, try IngestTestSupport.workerDown(host: "elsewhere.example.org:9100", fingerprint: "dddd"), via: service)
         let audit = try await t.fleet.store.auditRows(since: nil)
-        #expect(audit.contains { $0.action == "ingest.failed" && $0.details.contains("unknown_host") })
+        #expect(audit.filter { $0.action == "ingest.failed" && $0.details.contains("unknown_host") }.count == 1,
+                "the same failure within a minute is folded into the next report")
+        #expect(try await t.fleet.store.ingestCounts()["unknown_host"] == 3, "every alert is kept")
+        t.fleet.clock.advance(61)
+        try await receive(t, try IngestTestSupport.workerDown(host: "elsewhere.example.org:9100", fingerprint: "eeee"), via: service)
+        let later = try await t.fleet.store.auditRows(since: nil).filter { $0.action == "ingest.failed" && $0.details.contains("unknown_host") }
+        #expect(later.count == 2 && later.last?.details.contains("\"folded\":\"2\"") == true, "\(later.map(\.details))")
 
         let now = t.fleet.clock.now()
         _ = try await t.fleet.store.addSilence(
@@ -329,6 +338,10 @@ enum IngestTestSupport {
         let up = try #require(try await t.fleet.store.allTickets().first)
         let count = try await t.fleet.store.allTickets().count
         #expect(up.state == .resolved && up.run == 2 && count == 1, "\(up.timeline.map(\.text))")
+        // Down again after it was resolved: a new occurrence, a ticket of its own.
+        try await service.receive(try GlitchTipMessage.parse(try AlertFixtures.uptime("The monitored site has gone down.", monitor: "vps-1")), source: .glitchtip)
+        await service.drain()
+        #expect(try await t.fleet.store.allTickets().count == 2)
     }
 
     @Test func aGlitchTipIssueOpensATicketDedupedByItsLink() async throws {

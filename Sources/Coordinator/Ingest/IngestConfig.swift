@@ -20,7 +20,6 @@ struct IngestConfig: Sendable, Equatable {
     static let defaultHostLabels = ["instance", "host", "nodename"]
 
     static func load(from reader: ConfigReader) throws(ConfigError) -> IngestConfig? {
-        let keys = ["alertmanager_token_file", "glitchtip_token_file", "host_labels", "tls"]
         guard let text = try reader.string("listen.ingest") else {
             if reader.contains("ingest") {
                 throw reader.fail("ingest", "[ingest] needs a listener: add ingest = \"127.0.0.1:8092\" under [listen] (or remove [ingest])")
@@ -31,7 +30,7 @@ struct IngestConfig: Sendable, Equatable {
             throw reader.fail("listen.ingest", "listen.ingest must be HOST:PORT, e.g. ingest = \"127.0.0.1:8092\"")
         }
         var files: [String: String] = [:]
-        for key in keys.prefix(2) {
+        for key in ["alertmanager_token_file", "glitchtip_token_file"] {
             guard let value = try reader.string("ingest.\(key)") else { continue }
             guard value.hasPrefix("/") else { throw reader.fail("ingest.\(key)", "ingest.\(key) must be an absolute path (a file of mode 0600)") }
             files[key] = value

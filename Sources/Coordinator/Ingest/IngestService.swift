@@ -61,6 +61,9 @@ struct IngestService: Service {
     static let maxAttempts = 3
     static let alertsPerTurn = 25
     private let attempts = LockedValue([Int64: Int]())
+    /// Failures reported recently, by text: when, and how many were folded since.
+    private let reported = LockedValue([String: (at: Date, suppressed: Int)]())
+    static let foldWindow: TimeInterval = 60
 
     init(engine: TicketEngine, store: any IngestingStore, config: IngestConfig, logger: Logger) {
         self.engine = engine
@@ -185,7 +188,10 @@ struct IngestService: Service {
         // The ticket that answers this alert already (same host and key).
         if let id = try await store.alertTicketID(source: alert.source, key: alert.key, host: host), let ticket = try await store.ticket(id: id) {
             let link = ticket.alerts?.first { $0.source == alert.source && $0.key == alert.key }
-            let sameOccurrence = link?.startsAt == nil || alert.startsAt == nil || link?.startsAt == alert.startsAt
+            // Alertmanager dates each occurrence; GlitchTip does not, so there a firing alert
+            // after its resolution is a new occurrence.
+            let sameOccurrence: Bool
+            if let known = link?.startsAt, let start = alert.startsAt { sameOccurrence = known == start } else { sameOccurrence = link?.firing == true }
             if ticket.closedAt == nil || alert.status == .resolved || sameOccurrence {
                 let outcome = try await engine.alertArrived(ticket, alert: alert, finding: finding, rowID: stored.id)
                 try await finish(.applied, host: host, ticket: ticket.id, outcome)
@@ -216,13 +222,30 @@ struct IngestService: Service {
     /// Ingest itself failed: an error line in the journal and a row in the audit log. This is
     /// the one place to tell people as well (the notifications' "failures of ingest" event
     /// belongs here once notifications exist).
+    /// The same failure again within a minute is folded into the next report (a burst of
+    /// alerts for an unknown host is one line, one audit row and one message, not a thousand).
     func reportFailure(_ failure: IngestFailure) async {
         let text = Redactor.redact(failure.description)
-        logger.error("ingest: \(text)", metadata: ["failure": "\(failure.kind)"])
         let now = clock.now()
+        let folded: Int? = reported.withLock { seen in
+            if let last = seen[text], now.timeIntervalSince(last.at) < Self.foldWindow {
+                seen[text]!.suppressed += 1
+                return nil
+            }
+            if seen.count > 1000 { seen = seen.filter { now.timeIntervalSince($0.value.at) < Self.foldWindow } }
+            let suppressed = seen[text]?.suppressed ?? 0
+            seen[text] = (now, 0)
+            return suppressed
+        }
+        guard let folded else {
+            logger.debug("ingest: \(text) (again; folded into the next report)")
+            return
+        }
+        let more = folded > 0 ? " (and \(folded) more like it since the last report)" : ""
+        logger.error("ingest: \(text)\(more)", metadata: ["failure": "\(failure.kind)"])
         do {
             try await store.appendAudit(AuditEntry(at: now, actor: "ingest", action: "ingest.failed", subject: "ingest",
-                                                   details: ["failure": failure.kind, "text": text]))
+                                                   details: ["failure": failure.kind, "text": text, "folded": String(folded)]))
         } catch {
             logger.error("ingest: the failure could not be audited either", metadata: ["error": "\(error)"])
         }
