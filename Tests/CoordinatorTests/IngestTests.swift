@@ -282,6 +282,21 @@ enum IngestTestSupport {
         #expect(diagnoses == 2, "\(t.host.executed)")
     }
 
+    @Test func alertsStoredBeforeARestartAreHandledByTheNextCoordinator() async throws {
+        let t = try await TicketFixture()
+        let before = try IngestTestSupport.service(t)
+        try await before.receive(try AlertmanagerMessage.parse(try IngestTestSupport.workerDown(), hostLabels: IngestConfig.defaultHostLabels).alerts,
+                                 source: .alertmanager)
+        // The coordinator stops here (answered, not yet turned into a ticket); a new one reopens the store.
+        let reopened = try SQLiteCoordinatorStore(path: t.fleet.directory + "/coordinator.sqlite3")
+        let engine = TicketEngine(store: reopened, fleet: t.fleet.fleet, config: t.config, clock: t.fleet.clock, logger: t.logger)
+        let after = IngestService(engine: engine, store: reopened, config: try IngestTestSupport.config(), logger: t.logger)
+        #expect(await after.drain() == 1)
+        let tickets = try await reopened.allTickets().count
+        let pending = try await reopened.ingestCounts()["pending"]
+        #expect(tickets == 1 && pending == 0)
+    }
+
     @Test func anAlertAboutAFaultATicketOwnsIsAddedToIt() async throws {
         let t = try await TicketFixture()
         let down = TicketFixture.down("worker_wrapper")
