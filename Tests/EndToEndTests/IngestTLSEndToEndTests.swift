@@ -4,7 +4,9 @@ import Testing
 
 /// The ingest listener with `ingest.tls = true`: the coordinator's own certificate (verified
 /// against its CA by the client), and Alertmanager authenticated either by the bearer token or
-/// by an enrolled agent's client certificate; a revoked one is refused.
+/// by an enrolled agent's client certificate; a revoked one is refused. It needs no testbed,
+/// but it blocks threads while it waits, so it runs serialized with the suites that do.
+extension SharedTestbed {
 @Suite(.serialized) struct IngestTLSEndToEndTests {
     @Test func theTLSIngestListenerTakesTheTokenOrAnEnrolledAgentsCertificate() throws {
         let h = try Harness()
@@ -53,4 +55,5 @@ import Testing
         try h.stopCoordinator()
         #expect(!h.log("coordinator").contains(token), "the token never reaches the log")
     }
+}
 }
