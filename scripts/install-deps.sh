@@ -17,6 +17,7 @@ packages=(
   debhelper dpkg-dev lintian                       # scripts/package.sh: dpkg-buildpackage, dpkg-shlibdeps, objdump, lintian
   systemd                                          # scripts/package.sh: systemd-analyze security --offline=true
   debootstrap                                      # scripts/package-test.sh: the clean bookworm root filesystem
+  prometheus-alertmanager                          # a real Alertmanager (and amtool) posting to the ingest listener
 )
 
 log() { printf 'install-deps: %s\n' "$*"; }

@@ -50,6 +50,7 @@ import Testing
         let router = OperatorRouter.make(token: Secret("right-token"), rejections: rejections, routes: [
             OperatorAPI(fleet: f.fleet, offlineAfter: 180),
             TicketOperatorAPI(engine: t.engine, mode: .fix, mentions: [], predict: t.config.predict),
+            IngestOperatorAPI(store: f.store),
         ])
         let routeCount = router.routes.count
         let none = try await Self.unguarded(router, public: [])
@@ -57,6 +58,28 @@ import Testing
         let wrong = try await Self.unguarded(router, public: [], headers: [.authorization: "Bearer wrong-token"])
         #expect(wrong.letThrough.isEmpty)
         #expect(routeCount >= 20, "found only \(none.all)")
+    }
+
+    @Test func theIngestListenerNeedsItsTokenOrAnAgentCertificate() async throws {
+        let t = try await TicketFixture()
+        let plain = try IngestTestSupport.api(t)
+        for router in [plain.makeRouter(), IngestAPI(
+            service: plain.service, config: plain.config, secrets: IngestSecrets(alertmanagerToken: nil, glitchtipToken: nil),
+            authenticator: AgentAuthenticator(store: t.fleet.store, clock: t.fleet.clock, rejections: plain.rejections, cache: nil),
+            rejections: plain.rejections, logger: t.logger).makeRouter()] {
+            let (all, letThrough) = try await Self.unguarded(router, public: IngestAPI.publicRoutes)
+            #expect(letThrough.isEmpty)
+            #expect(all.contains("POST /v1/ingest/alertmanager") && all.contains("POST /v1/ingest/glitchtip/{token}"), "\(all)")
+            let wrong = try await Self.unguarded(router, public: IngestAPI.publicRoutes, headers: [.authorization: "Bearer wrong-token"])
+            #expect(wrong.letThrough.isEmpty)
+        }
+        // The right token gets through to the handler (400: `{}` is no Alertmanager message).
+        try await Application(router: plain.makeRouter()).test(.router) { client in
+            let answer = try await client.execute(uri: "/v1/ingest/alertmanager", method: .post,
+                                                  headers: [.authorization: "Bearer \(IngestTestSupport.token)"], body: ByteBuffer(string: "{}"))
+            #expect(answer.status.code == 400, "\(answer.status)")
+        }
+        #expect(try await t.fleet.store.storedAlerts(limit: 10).isEmpty)
     }
 
     @Test func theWebhookNeedsItsSignature() async throws {

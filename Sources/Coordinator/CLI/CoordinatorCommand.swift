@@ -75,6 +75,12 @@ struct CheckConfigCommand: AsyncParsableCommand {
         let sink = tickets.github.map { "GitHub \($0.repository)" + ($0.tokenFile == nil ? " (no token: read-only, public repos)" : "") } ?? "outbox \(paths.outbox)"
         let approvers = tickets.github.map { $0.approvers.isEmpty && !$0.approveWithWritePermission ? "none (approvals always refused)" : $0.approvers.joined(separator: ", ") } ?? "-"
         print("tickets: mode \(tickets.mode.rawValue), reports to \(sink), webhook \(tickets.webhookListen?.description ?? "off"), approvers \(approvers)")
+        if let ingest = config.ingest {
+            let secrets = try IngestSecrets.load(ingest)
+            let senders = [secrets.alertmanagerToken.map { _ in "Alertmanager (bearer token)" }, ingest.tls ? "client certificates of enrolled agents" : nil,
+                           secrets.glitchtipToken.map { _ in "GlitchTip (token in the path)" }].compactMap { $0 }
+            print("ingest: \(ingest.tls ? "https" : "http")://\(ingest.listen) for \(senders.joined(separator: ", ")); host labels \(ingest.hostLabels.joined(separator: ", ")); \(ingest.findings.count) alert mapping(s)")
+        }
         for warning in config.warnings { print("warning: \(warning)") }
     }
 }

@@ -78,7 +78,11 @@ struct InitCommand: AsyncParsableCommand {
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "serve", abstract: "Run the coordinator: the agent listener (mTLS) and the local operator API.")
+        commandName: "serve", abstract: "Run the coordinator: the agent listener (mTLS) and the local operator API.",
+        discussion: """
+            Optional listeners from coordinator.toml: [listen] webhook (GitHub deliveries) and [listen] ingest \
+            (alerts: POST /v1/ingest/alertmanager with a bearer token, POST /v1/ingest/glitchtip/TOKEN).
+            """)
 
     @OptionGroup var options: ConfigOption
 

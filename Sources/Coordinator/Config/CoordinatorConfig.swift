@@ -16,6 +16,8 @@ struct CoordinatorConfig: Sendable {
     var maxBodyBytes: Int
     var maxLongPoll: TimeInterval
     var tickets: TicketConfig
+    /// `[listen] ingest` + `[ingest]`: alerts in (nil: no ingest listener).
+    var ingest: IngestConfig? = nil
 
     static let defaultPath = "/etc/fieldmedic/coordinator.toml"
 
@@ -40,7 +42,7 @@ struct CoordinatorConfig: Sendable {
             publicURL = text.hasSuffix("/") ? String(text.dropLast()) : text
         }
         // Every bound is here, so `check-config` and `serve` accept and refuse the same files.
-        let config = CoordinatorConfig(
+        var config = CoordinatorConfig(
             path: path,
             dataDir: dataDir,
             agentsListen: try address("listen.agents", "0.0.0.0:8443"),
@@ -54,6 +56,7 @@ struct CoordinatorConfig: Sendable {
             // The agent listener closes connections idle for 300 s.
             maxLongPoll: try reader.duration("limits.max_long_poll", default: 60, minimum: 1, maximum: 290),
             tickets: try TicketConfig.load(from: reader))
+        config.ingest = try IngestConfig.load(from: reader)
         try reader.finish()
         return config
     }
@@ -69,6 +72,7 @@ struct CoordinatorConfig: Sendable {
         if let webhook = tickets.webhookListen, !webhook.isLoopback {
             warnings.append("listen.webhook = \"\(webhook)\" is not a loopback address: deliveries arrive as plain HTTP; put it behind a TLS reverse proxy")
         }
+        warnings += ingest?.warnings ?? []
         return warnings
     }
 

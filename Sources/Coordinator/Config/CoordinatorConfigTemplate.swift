@@ -21,6 +21,9 @@ enum CoordinatorConfigTemplate {
         operator = "\(operatorListen)"
         # Optional: GitHub webhook deliveries, plain HTTP (put it behind your TLS reverse proxy).
         # webhook = "127.0.0.1:8091"
+        # Optional: alerts from Alertmanager and GlitchTip become tickets (see [ingest] below).
+        # Plain HTTP behind your TLS reverse proxy, or ingest.tls = true for the coordinator's TLS.
+        # ingest = "127.0.0.1:8092"
 
         [agents]
         # The URL agents use to reach the agents listener, printed in the enroll command by
@@ -79,6 +82,28 @@ enum CoordinatorConfigTemplate {
         # reopen_within = "24h"        # a recurrence this soon reopens the closed ticket
         # raw_retention = "7d"         # then hourly min/max/mean
         # hourly_retention = "365d"
+
+        # [ingest]: needs [listen] ingest. POST /v1/ingest/alertmanager (Alertmanager's webhook_config
+        # with http_config.authorization.credentials_file holding the same token) and
+        # POST /v1/ingest/glitchtip/TOKEN (GlitchTip's "General Slack-compatible webhook").
+        # Each alert is stored before the sender gets its answer, then opens a ticket (one per host
+        # and alert) or joins the ticket that already owns the same fault on that host.
+        # [ingest]
+        # alertmanager_token_file = "/etc/fieldmedic/alertmanager.token"  # mode 0600; the bearer token
+        # glitchtip_token_file = "/etc/fieldmedic/glitchtip.token"  # mode 0600; 32+ chars of A-Za-z0-9-_, part of the URL
+        # tls = false                      # true: serve with the coordinator's certificate; an enrolled
+        #                                  # agent's client certificate then also authenticates Alertmanager
+        # host_labels = ["instance", "host", "nodename"]   # alert labels naming the host, first present
+        #                                  # wins; port stripped; "qfc-1.example.org" also matches host qfc-1
+        # Alert names → finding codes, so that the host's own finding answers the alert (and the
+        # playbook's fix applies); an alert not listed becomes finding alert.<alertname>: no fix of
+        # its own, every finding on the host is a candidate, a person looks when none explains it.
+        # [ingest.alertmanager.findings]
+        # QFieldCloudWorkerDown = "service.down"     # subject from the alert's service/container label
+        # HostDiskSpaceLow = "disk.high"              # subject from its mountpoint label
+        # GlitchTip project (or uptime monitor name) → host, for events without a Server Name tag.
+        # [ingest.glitchtip.projects]
+        # qfieldcloud = "qfc-1"
 
         # Per finding code: policy = "auto" | "approve" | "never", optional actions = [...].
         # [playbook."service.down"]

@@ -54,9 +54,11 @@ struct CoordinatorServer {
             logger: logger)
 
         let tickets = try TicketServices.make(config: config, secrets: secrets, store: store, fleet: fleet, clock: clock, logger: logger)
+        let ingestSecrets = try config.ingest.map(IngestSecrets.load)
         let operatorRouter = OperatorRouter.make(token: secrets.operatorToken, rejections: rejections, routes: [
             OperatorAPI(fleet: fleet, offlineAfter: config.offlineAfter),
             TicketOperatorAPI(engine: tickets.engine, mode: config.tickets.mode, mentions: config.tickets.github?.mentions ?? [], predict: config.tickets.predict),
+            IngestOperatorAPI(store: store),
         ], logger: logger)
         let operatorApp = Application(
             router: operatorRouter,
@@ -82,6 +84,15 @@ struct CoordinatorServer {
                 },
                 logger: logger)))
         }
+        if let ingest = config.ingest, let ingestSecrets {
+            let service = IngestService(engine: tickets.engine, store: store, config: ingest, logger: logger)
+            let api = IngestAPI(
+                service: service, config: ingest, secrets: ingestSecrets,
+                authenticator: ingest.tls ? AgentAuthenticator(store: store, clock: clock, rejections: rejections, cache: fleet.authorizations) : nil,
+                rejections: rejections, logger: logger)
+            services.append(.init(service: service))
+            services.append(.init(service: try Self.ingestApplication(api, config: ingest, tls: tls, logger: logger)))
+        }
         let group = ServiceGroup(
             configuration: .init(
                 services: services,
@@ -89,6 +100,22 @@ struct CoordinatorServer {
                 logger: logger))
         try await group.run()
         logger.info("coordinator stopped")
+    }
+
+    /// The ingest listener: plain HTTP (behind the operator's TLS proxy) or the agents' TLS
+    /// configuration (the coordinator's certificate; client certificates optional).
+    static func ingestApplication(_ api: IngestAPI, config: IngestConfig, tls: TLSConfiguration, logger: Logger) throws -> any Service {
+        let configuration = ApplicationConfiguration(address: .hostname(config.listen.host, port: config.listen.port), serverName: "fieldmedic-ingest")
+        let ready: @Sendable (any Channel) async -> Void = { channel in
+            logger.info("ingest listener ready", metadata: ["address": "\(channel.localAddress?.description ?? "?")", "tls": "\(config.tls)"])
+        }
+        guard config.tls else {
+            return Application(router: api.makeRouter(), configuration: configuration, onServerRunning: ready, logger: logger)
+        }
+        let server = HTTPServerBuilder { responder in
+            try TLSChannel(HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .seconds(300))), tlsConfiguration: tls)
+        }
+        return Application(router: api.makeRouter(), server: server, configuration: configuration, onServerRunning: ready, logger: logger)
     }
 
     static func tlsConfiguration(paths: CoordinatorPaths, authority: CertificateAuthority) throws -> TLSConfiguration {

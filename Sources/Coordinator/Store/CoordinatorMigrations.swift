@@ -160,6 +160,27 @@ enum CoordinatorMigrations {
             // agent's enrollment, or its revocation.
             try db.execute(sql: "ALTER TABLE join_tokens ADD COLUMN invalidated_at TEXT")
         }
+        migrator.registerMigration("alerts-v1-ingested-alerts") { db in
+            // Alerts from Alertmanager and GlitchTip, stored before the sender gets its answer;
+            // `state` pending until IngestService has turned each into a ticket change.
+            try db.execute(sql: """
+                CREATE TABLE ingested_alerts (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    source TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    received_at TEXT NOT NULL,
+                    doc TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    host TEXT,
+                    ticket_id INTEGER,
+                    outcome TEXT,
+                    processed_at TEXT
+                );
+                CREATE INDEX ingested_alerts_state ON ingested_alerts(state, id);
+                CREATE INDEX ingested_alerts_key ON ingested_alerts(source, key, host, ticket_id);
+                """)
+        }
         return migrator
     }
 }

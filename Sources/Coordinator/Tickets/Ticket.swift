@@ -60,6 +60,8 @@ struct Ticket: Codable, Sendable, Equatable {
     /// The audit log's head (`ROW:HASH`) when the run ended, published in the report: a copy
     /// outside the database that `audit verify --anchor` checks a rewritten chain against.
     var auditAnchor: String?
+    /// The alerts (Alertmanager, GlitchTip) this ticket answers; nil for tickets no alert reached.
+    var alerts: [AlertLink]?
 
     init(id: Int64 = 0, source: TicketSource, title: String, body: String, author: String, labels: [String] = [], now: Date) {
         self.id = id
@@ -105,6 +107,25 @@ struct Ticket: Codable, Sendable, Equatable {
 
 enum TicketSource: String, Codable, Sendable {
     case github, finding, prediction, `operator`
+    /// An alert from Alertmanager or GlitchTip (`IngestService`).
+    case alert
+}
+
+/// One alert a ticket answers: its repeats are counted here, its resolution noted.
+struct AlertLink: Codable, Sendable, Equatable {
+    var source: IngestedAlert.Source
+    /// Alertmanager's fingerprint or GlitchTip's issue link.
+    var key: String
+    var name: String
+    /// The occurrence this ticket is about (a new start is a new occurrence).
+    var startsAt: Date?
+    var firing: Bool
+    /// Deliveries received for it (Alertmanager repeats a firing alert every repeat_interval).
+    var count: Int
+    var lastAt: Date
+    /// The newest stored alert applied: a row handled again after a crash is not counted twice.
+    var lastRowID: Int64
+    var link: String?
 }
 
 /// What the person asked for: a health check closes after a healthy diagnosis; a problem

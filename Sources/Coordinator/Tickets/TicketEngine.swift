@@ -128,7 +128,11 @@ struct TicketEngine: Sendable {
             if t.baseline == nil { t.baseline = diagnosis }
             t.latest = diagnosis
             var findings = Self.actionable(diagnosis.findings)
-            if let seeds = t.seeds, !seeds.isEmpty {
+            if t.source == .alert {
+                // An alert is answered by the host's own finding of its code (a mapped alert) or
+                // by whatever the host finds wrong (a generic one): never by the alert's word alone.
+                findings = AlertMapping.explaining(t.seeds ?? [], in: findings)
+            } else if let seeds = t.seeds, !seeds.isEmpty {
                 // A proactive ticket is about its own finding only. One the agent reports must
                 // still be there; a prediction (the coordinator's own) stands as predicted.
                 let present = Set(findings.map { "\($0.code)|\($0.subject)" })
@@ -154,6 +158,20 @@ struct TicketEngine: Sendable {
                 case (.finding, _), (.prediction, _):
                     t.verdict = "The finding cleared before any fix was needed."
                     return transition(&t, to: .resolved, "Cleared by itself.", details: [:])
+                case (.alert, _):
+                    let alerts = t.alerts ?? []
+                    if !alerts.isEmpty && alerts.allSatisfy({ !$0.firing }) {
+                        t.verdict = "The alert resolved and FieldMedic's own diagnosis of \(t.host ?? "the host") finds nothing wrong (\(checked.joined(separator: ", "))): verified."
+                        return transition(&t, to: .resolved, "Alert resolved; verified on the host.", details: [:])
+                    }
+                    if let other = t.lockReleasedBy ?? t.waitedFor, let fixer = try await store.ticket(id: other), fixer.state == .resolved {
+                        t.verdict = "Resolved by \(fixer.reference), which fixed the same fault; verified."
+                        return transition(&t, to: .resolved, "Fixed by ticket \(other).", details: ["by": String(other)])
+                    }
+                    t.nextSteps = AlertMapping.nextSteps(t) + unchecked.map { "Not checked — \($0.notCheckedText)." }
+                    return escalate(&t, "\(alerts.first?.source.display ?? "An alert") reports " + alerts.filter(\.firing).map(\.name).joined(separator: ", ")
+                        + " on \(t.host ?? "the host"), but FieldMedic's diagnosis finds nothing that explains it (checked \(checked.joined(separator: ", "))). "
+                        + "When the alert resolves, FieldMedic checks the host again and closes this ticket.")
                 default:
                     if let other = t.lockReleasedBy ?? t.waitedFor, let fixer = try await store.ticket(id: other), fixer.state == .resolved {
                         t.verdict = "Resolved by \(fixer.reference), which fixed the same fault (\(fixer.actions.filter { !$0.dryRun }.map(\.summary).joined(separator: ", "))); verified."

@@ -68,7 +68,7 @@ struct GitHubSink: TicketSink {
             let title = ticket.title
             let marker = Self.issueMarker(ticket)
             let body = ticket.body + "\n\n_Opened by FieldMedic._\n\n" + marker
-            let openLabels = (ticket.source == .finding || ticket.source == .prediction ? ["fieldmedic:proactive"] : []) + (ticket.host.map { ["host:\($0)"] } ?? [])
+            let openLabels = ([.finding, .prediction, .alert].contains(ticket.source) ? ["fieldmedic:proactive"] : []) + (ticket.host.map { ["host:\($0)"] } ?? [])
             // GitHub may have opened it before a crash or a lost answer kept us from saving its
             // number: find it by its marker rather than open a second one.
             let since = ticket.createdAt.addingTimeInterval(-60)

@@ -139,6 +139,15 @@ public final class ConfigReader {
         return table.keys.filter { table[$0]?.table != nil }
     }
 
+    /// The names of the plain values under `key` (e.g. the alert names of a mapping table);
+    /// read each with `string(path:)`.
+    public func valueNames(_ key: String) -> [String] {
+        let components = Self.components(key)
+        for i in 1...components.count { asked.insert(Array(components.prefix(i))) }
+        guard let table = lookup(components)?.table else { return [] }
+        return table.keys.filter { table[$0]?.table == nil }.sorted()
+    }
+
     /// Whether `key` (a value or a table) is present, without marking it as read.
     public func contains(_ key: String) -> Bool {
         lookup(Self.components(key)) != nil

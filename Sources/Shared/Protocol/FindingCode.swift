@@ -4,7 +4,8 @@ import Foundation
 /// playbook. A new code is one case here; the compiler then lists the switches that must
 /// learn it (who raises it, the playbook entry). On the wire a finding's code stays its raw
 /// string, so an agent newer than its coordinator still reports (an unknown code gets the
-/// playbook's generic entry: escalate, never a fix).
+/// playbook's generic entry: escalate, never a fix). Ingested alerts with no mapping carry
+/// `alert.<alertname>` (the coordinator's `AlertMapping`): open-ended, so never a case here.
 public enum FindingCode: String, Codable, Sendable, CaseIterable {
     // The agent's probes.
     case serviceDown = "service.down"
