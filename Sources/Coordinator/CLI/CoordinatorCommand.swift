@@ -18,7 +18,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             InitCommand.self, ServeCommand.self, CheckConfigCommand.self, AgentsCommand.self, HostsCommand.self,
             DiagnoseCommand.self, RunActionCommand.self, TicketsCommand.self, PauseCommand.self, ResumeCommand.self, SilenceCommand.self, SilencesCommand.self,
             UnsilenceCommand.self, StatsCommand.self,
-            AuditCommand.self,
+            AuditCommand.self, NotifyCommand.self,
         ])
 
     static func main() async {
@@ -75,6 +75,8 @@ struct CheckConfigCommand: AsyncParsableCommand {
         let sink = tickets.github.map { "GitHub \($0.repository)" + ($0.tokenFile == nil ? " (no token: read-only, public repos)" : "") } ?? "outbox \(paths.outbox)"
         let approvers = tickets.github.map { $0.approvers.isEmpty && !$0.approveWithWritePermission ? "none (approvals always refused)" : $0.approvers.joined(separator: ", ") } ?? "-"
         print("tickets: mode \(tickets.mode.rawValue), reports to \(sink), webhook \(tickets.webhookListen?.description ?? "off"), approvers \(approvers)")
+        _ = try NotificationChannels.make(config.notify)
+        print(NotifyCommand.summary(config.notify))
         for warning in config.warnings { print("warning: \(warning)") }
     }
 }

@@ -16,6 +16,8 @@ struct CoordinatorConfig: Sendable {
     var maxBodyBytes: Int
     var maxLongPoll: TimeInterval
     var tickets: TicketConfig
+    /// `[[notify]]` channels and `[notify_delivery]`.
+    var notify = NotifyConfig()
 
     static let defaultPath = "/etc/fieldmedic/coordinator.toml"
 
@@ -53,7 +55,8 @@ struct CoordinatorConfig: Sendable {
             maxBodyBytes: try reader.int("limits.max_body_bytes", default: 1 << 20, range: 1024...(64 << 20)),
             // The agent listener closes connections idle for 300 s.
             maxLongPoll: try reader.duration("limits.max_long_poll", default: 60, minimum: 1, maximum: 290),
-            tickets: try TicketConfig.load(from: reader))
+            tickets: try TicketConfig.load(from: reader),
+            notify: try NotifyConfig.load(from: reader))
         try reader.finish()
         return config
     }
@@ -69,6 +72,7 @@ struct CoordinatorConfig: Sendable {
         if let webhook = tickets.webhookListen, !webhook.isLoopback {
             warnings.append("listen.webhook = \"\(webhook)\" is not a loopback address: deliveries arrive as plain HTTP; put it behind a TLS reverse proxy")
         }
+        warnings += notify.warnings
         return warnings
     }
 

@@ -160,6 +160,7 @@ enum CoordinatorMigrations {
             // agent's enrollment, or its revocation.
             try db.execute(sql: "ALTER TABLE join_tokens ADD COLUMN invalidated_at TEXT")
         }
+        registerNotifyOutbox(&migrator)
         return migrator
     }
 }
