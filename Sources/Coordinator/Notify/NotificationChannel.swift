@@ -96,7 +96,7 @@ struct TelegramChannel: NotificationChannel {
         let request = HTTPRequest(method: "POST", url: apiURL + "/bot" + token.revealed + "/sendMessage",
                                   headers: [("Content-Type", "application/json")], body: body, timeout: 30)
         let response: HTTPResponse
-        do { response = try transport.perform(request) } catch { throw transportFailure(error, shownAs: shownAddress, scrubber: scrubber) }
+        do throws(HTTPClientError) { response = try transport.perform(request) } catch { throw transportFailure(error, shownAs: shownAddress, scrubber: scrubber) }
         struct Answer: Decodable {
             struct Parameters: Decodable { var retry_after: Double? }
             var ok: Bool
@@ -134,7 +134,7 @@ struct SlackChannel: NotificationChannel {
         }
         let request = HTTPRequest(method: "POST", url: webhookURL.revealed, headers: [("Content-Type", "application/json")], body: body, timeout: 30)
         let response: HTTPResponse
-        do { response = try transport.perform(request) } catch { throw transportFailure(error, shownAs: shownAddress, scrubber: scrubber) }
+        do throws(HTTPClientError) { response = try transport.perform(request) } catch { throw transportFailure(error, shownAs: shownAddress, scrubber: scrubber) }
         if response.isSuccess { return }
         let retryAfter = response.header("Retry-After").flatMap(Double.init)
         throw httpFailure(status: response.status, detail: response.bodyText.trimmingCharacters(in: .whitespacesAndNewlines),
@@ -208,7 +208,7 @@ struct WebhookChannel: NotificationChannel {
             ("X-FieldMedic-Signature", Self.signature(secret: secret, timestamp: timestamp, body: body)),
         ], body: body, timeout: 30)
         let response: HTTPResponse
-        do { response = try transport.perform(request) } catch { throw transportFailure(error, shownAs: Redactor.redact(url), scrubber: scrubber) }
+        do throws(HTTPClientError) { response = try transport.perform(request) } catch { throw transportFailure(error, shownAs: Redactor.redact(url), scrubber: scrubber) }
         if response.isSuccess { return }
         throw httpFailure(status: response.status, detail: response.bodyText.trimmingCharacters(in: .whitespacesAndNewlines),
                           retryAfter: response.header("Retry-After").flatMap(Double.init), service: "webhook \(Redactor.redact(url))", scrubber: scrubber)
@@ -231,7 +231,7 @@ struct EmailChannel: NotificationChannel {
     func send(_ message: NotificationMessage) throws(DeliveryError) {
         let mailer = CurlMailer(url: smtpURL, requireTLS: smtpURL.hasPrefix("smtps://") || starttls, caFile: caFile)
         let scrubber = Scrubber(secrets: password.map { [$0] } ?? [])
-        do {
+        do throws(MailError) {
             try mailer.send(MailMessage(from: from, to: to, subject: message.subject, body: message.plainText),
                             username: password == nil ? nil : (username ?? from), password: password?.revealed)
         } catch {

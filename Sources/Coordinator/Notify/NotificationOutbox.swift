@@ -81,7 +81,7 @@ extension SQLiteCoordinatorStore: NotificationOutbox {
     func unroutedEvents(limit: Int) async throws -> [(id: Int64, event: NotificationEvent)] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT id, doc FROM notify_events WHERE routed = 0 ORDER BY id LIMIT ?", arguments: [limit]).map { row in
-                (row["id"] as Int64, try WireCodec.decodeStored(NotificationEvent.self, from: Data((row["doc"] as String).utf8)))
+                (id: row["id"] as Int64, event: try WireCodec.decodeStored(NotificationEvent.self, from: Data((row["doc"] as String).utf8)))
             }
         }
     }
@@ -110,7 +110,9 @@ extension SQLiteCoordinatorStore: NotificationOutbox {
     func pendingChannels() async throws -> [(channel: String, oldest: Date, due: Date)] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT channel, MIN(created_at) AS oldest, MIN(next_attempt_at) AS due FROM notify_messages WHERE state = 'pending' GROUP BY channel")
-                .map { ($0["channel"], Date(timeIntervalSince1970: $0["oldest"]), Date(timeIntervalSince1970: $0["due"])) }
+                .map { row -> (channel: String, oldest: Date, due: Date) in
+                    (channel: row["channel"] as String, oldest: Date(timeIntervalSince1970: row["oldest"] as Double), due: Date(timeIntervalSince1970: row["due"] as Double))
+                }
         }
     }
 
@@ -122,7 +124,7 @@ extension SQLiteCoordinatorStore: NotificationOutbox {
                 """, arguments: [channel, now.timeIntervalSince1970, limit]).map { row in
                 OutboxMessage(id: row["id"], channel: row["channel"],
                               event: try WireCodec.decodeStored(NotificationEvent.self, from: Data((row["doc"] as String).utf8)),
-                              attempts: row["attempts"], createdAt: Date(timeIntervalSince1970: row["created_at"]))
+                              attempts: row["attempts"], createdAt: Date(timeIntervalSince1970: row["created_at"] as Double))
             }
         }
     }
@@ -172,8 +174,8 @@ extension SQLiteCoordinatorStore: NotificationOutbox {
                 try Row.fetchAll(db, sql: sql).map { row in
                     let event = try WireCodec.decodeStored(NotificationEvent.self, from: Data((row["doc"] as String).utf8))
                     return OutboxStatus.Failure(id: row["id"], channel: row["channel"], kind: event.kind.rawValue, title: event.title,
-                                                attempts: row["attempts"], lastError: row["last_error"] ?? "",
-                                                at: WireDate.format(Date(timeIntervalSince1970: row["at"])))
+                                                attempts: row["attempts"], lastError: (row["last_error"] as String?) ?? "",
+                                                at: WireDate.format(Date(timeIntervalSince1970: row["at"] as Double)))
                 }
             }
             let failed = try failures("""

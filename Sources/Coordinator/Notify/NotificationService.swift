@@ -72,13 +72,8 @@ struct NotificationService: Service {
 
     func deliverDue() async throws -> TimeInterval {
         let now = clock.now()
-        var next: TimeInterval = 30
-        var ready: [String] = []
-        for pending in try await outbox.pendingChannels() {
-            let window = config.channels.first { $0.name == pending.channel }?.groupWindow ?? 0
-            let at = max(pending.due, pending.oldest.addingTimeInterval(window))
-            if at <= now { ready.append(pending.channel) } else { next = min(next, at.timeIntervalSince(now)) }
-        }
+        let (ready, next) = try await schedule(now: now)
+        guard !ready.isEmpty else { return next }
         // Channels deliver side by side: one slow service does not delay the others.
         let more = await withTaskGroup(of: Bool.self) { group in
             for name in ready { group.addTask { await deliver(channel: name, now: now) } }
@@ -86,7 +81,20 @@ struct NotificationService: Service {
             for await again in group { more = more || again }
             return more
         }
-        return more ? 0 : next
+        return more ? 0 : try await schedule(now: clock.now()).next
+    }
+
+    /// The channels whose messages are due now (backoff passed, grouping window closed), and
+    /// the seconds until the next one is.
+    func schedule(now: Date) async throws -> (ready: [String], next: TimeInterval) {
+        var next: TimeInterval = 30
+        var ready: [String] = []
+        for pending in try await outbox.pendingChannels() {
+            let window = config.channels.first { $0.name == pending.channel }?.groupWindow ?? 0
+            let at = max(pending.due, pending.oldest.addingTimeInterval(window))
+            if at <= now { ready.append(pending.channel) } else { next = min(next, at.timeIntervalSince(now)) }
+        }
+        return (ready, ready.isEmpty ? next : 0)
     }
 
     /// One message for the channel's due events; true when more are waiting right away.
