@@ -252,3 +252,53 @@ extension SharedTestbed {
     }
 }
 }
+
+/// The ticket loop on the testbed with a Telegram channel: the approval request arrives with
+/// the plan's hash and both approve commands, and after the approved fix, the resolution.
+extension SharedTestbed {
+@Suite(.serialized) struct NotifyTicketEndToEndTests {
+    @Test func anApprovalRequestAndTheResolutionReachTelegram() async throws {
+        let tickets = try TicketEndToEndTests()
+        let chat = try await FakeChatServer.start()
+        defer { Task { await chat.stop() } }
+        let secrets = NSTemporaryDirectory() + "fm-notify-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: secrets, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: secrets) }
+        try SecretFile.write(chat.botToken, to: secrets + "/telegram.token")
+        let notify = """
+
+            [[notify]]
+            name = "ops"
+            kind = "telegram"
+            bot_token_file = "\(secrets)/telegram.token"
+            chat_id = "-100123213"
+            api_url = "\(chat.baseURL)"
+            events = ["awaiting_approval", "escalated", "resolved"]
+            group_window = "0s"
+            """
+        try await FakeGitHub.with(token: "ghp_TESTTOKEN0123456789abcdefghijklmnopqr") { github in
+            let s = try tickets.start(github, poll: "1s", webhook: false, extra: notify, mode: "propose")
+            try tickets.env.docker(["stop", "-t", "1"] + tickets.env.containerIDs("worker_wrapper"))
+            let number = github.createIssue(title: "worker down", author: "fieldcrew")
+            try s.h.waitUntil("Telegram hears the approval request", timeout: 60) {
+                chat.delivered(.telegram).contains { ($0.json["text"] as? String)?.contains("Waiting for approval") == true }
+            }
+            let body = tickets.report(github, number)
+            let hash = try #require(body.range(of: "/fieldmedic approve ").map { String(body[$0.upperBound...].prefix(12)) })
+            let request = try #require(chat.delivered(.telegram).first?.json["text"] as? String)
+            #expect(request.contains("/fieldmedic approve \(hash)"), "\(request)")
+            #expect(request.contains("fieldmedic-coordinator tickets do ") && request.contains(" approve \(hash)"), "\(request)")
+            #expect(request.contains("Plan \(hash) (sha256 \(hash)"), "\(request)")
+            github.addComment(issue: number, body: "/fieldmedic approve \(hash)", author: "alice", association: "MEMBER")
+            try s.h.waitUntil("the approved fix resolves it", timeout: 90) { github.issue(number)?.state == "closed" }
+            try s.h.waitUntil("Telegram hears it is resolved", timeout: 30) {
+                chat.delivered(.telegram).contains { ($0.json["text"] as? String)?.contains("Resolved: worker down") == true }
+            }
+            #expect(chat.delivered(.telegram).count == 2, "one message per event: the request and the resolution")
+            try s.h.stopAgent("vps-1")
+            try s.h.stopCoordinator()
+            #expect(!s.h.log("coordinator").contains(chat.botToken))
+        }
+    }
+}
+}
