@@ -132,10 +132,10 @@ extension SQLiteCoordinatorStore: TicketStore {
     func setControl(_ key: String, value: String?, at: Date, audit: AuditEntry?) async throws {
         let opened = try await pool.write { db in
             let was = try String.fetchOne(db, sql: "SELECT value FROM controls WHERE key = ?", arguments: [key])
-            var opened = 0
+            var recorded = 0
             if key == "breaker", was == nil, let value {
                 try Self.record([NotificationEvent.breakerOpened(reason: value, at: at)], in: db)
-                opened = 1
+                recorded = 1
             }
             if let value {
                 try db.execute(
@@ -145,7 +145,7 @@ extension SQLiteCoordinatorStore: TicketStore {
                 try db.execute(sql: "DELETE FROM controls WHERE key = ?", arguments: [key])
             }
             if let audit { try Self.append(audit, in: db) }
-            return opened
+            return recorded
         }
         await notifyRecorded(opened)
     }

@@ -115,10 +115,7 @@ public final class CurlMailer {
         defer { curl_mime_free(mime) }
         let part = curl_mime_addpart(mime)
         let body = message.body.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n")
-        let bytes = Array(body.utf8)
-        _ = bytes.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(bytes.count, 1)) { curl_mime_data(part, $0, bytes.count) }
-        }
+        _ = body.withCString { curl_mime_data(part, $0, body.utf8.count) }
         _ = curl_mime_type(part, "text/plain; charset=utf-8")
         // Quoted-printable keeps long lines and UTF-8 intact through any relay.
         _ = curl_mime_encoder(part, "quoted-printable")
