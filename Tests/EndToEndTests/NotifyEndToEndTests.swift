@@ -48,7 +48,7 @@ extension SharedTestbed {
                                                        lines: ["The worker <wrapper> & co stopped.", "Ticket #7 on vps-1."], link: nil, at: Date())])
     }
 
-    @Test func mailReachesARealSMTPServerPlainAndOverSTARTTLSWithALogin() throws {
+    @Test func mailReachesARealSMTPServerPlainOverSTARTTLSAndSMTPSWithALogin() throws {
         let h = try Harness()
         // Plain SMTP, no login: a relay on this machine.
         let plain = try startSMTP(h, "smtp-plain")
@@ -80,6 +80,26 @@ extension SharedTestbed {
         #expect(second.contains("X-TLS: yes"))
         #expect(second.contains("X-Auth: fm@example.org"))
         #expect(second.contains("Subject: =?UTF-8?B?"))
+
+        // SMTPS: TLS from the first byte.
+        let implicit = try startSMTP(h, "smtp-smtps", extra: ["--smtps", h.root + "/smtp.pem", h.root + "/smtp.key", "--login", "fm@example.org", password])
+        let smtps = EmailChannel(name: "mail", smtpURL: "smtps://127.0.0.1:\(implicit.port)", from: "fm@example.org", to: ["ops@example.org"],
+                                 username: nil, password: Secret(password), starttls: false, caFile: h.root + "/smtp-ca.pem")
+        try smtps.send(message("Escalated: db down"))
+        try h.waitUntil("the SMTPS server has the message", timeout: 10) { mails(implicit.out).count == 1 }
+        #expect(unfolded(mails(implicit.out)[0]).contains("X-Auth: fm@example.org"))
+        // A certificate from another CA is refused before the password is sent.
+        let otherCA = try CertificateAuthority.create(commonName: "Someone else")
+        try PEMFile.pem(otherCA.certificate).write(toFile: h.root + "/other-ca.pem", atomically: true, encoding: .utf8)
+        let untrusted = EmailChannel(name: "mail", smtpURL: "smtps://127.0.0.1:\(implicit.port)", from: "fm@example.org", to: ["ops@example.org"],
+                                     username: nil, password: Secret(password), starttls: false, caFile: h.root + "/other-ca.pem")
+        do throws(DeliveryError) {
+            try untrusted.send(message("never"))
+            Issue.record("an untrusted certificate must fail")
+        } catch {
+            #expect(!error.message.contains(password))
+        }
+        #expect(mails(implicit.out).count == 1)
 
         // A wrong password: a permanent failure that does not show the password.
         let wrong = EmailChannel(name: "mail", smtpURL: "smtp://127.0.0.1:\(tls.port)", from: "fm@example.org", to: ["ops@example.org"],

@@ -64,16 +64,16 @@ enum TelegramText {
             if let link = event.link { block.append("<a href=\"" + escape(link).replacingOccurrences(of: "\"", with: "&quot;") + "\">Details</a>") }
             parts.append(block.joined(separator: "\n"))
         }
-        return cut(parts.joined(separator: "\n\n"), link: message.fullReportLink)
+        return cut(parts.joined(separator: "\n\n"), link: message.fullReportLink, ticket: message.events.compactMap(\.ticketID).first)
     }
 
     /// At most `limit` characters (counted as Telegram counts them, in UTF-16 code units,
     /// which is never fewer than Swift's characters): cut at a line end, never inside a tag or
     /// an entity, with a pointer to the whole report.
-    static func cut(_ html: String, link: String?, limit: Int = limit) -> String {
+    static func cut(_ html: String, link: String?, ticket: Int64? = nil, limit: Int = limit) -> String {
         guard html.utf16.count > limit else { return html }
         let tail = "\n\n… (cut: " + (link.map { "<a href=\"" + escape($0).replacingOccurrences(of: "\"", with: "&quot;") + "\">full report</a>" }
-            ?? "full report: fieldmedic-coordinator tickets show ID") + ")"
+            ?? "full report: fieldmedic-coordinator tickets show \(ticket.map(String.init) ?? "ID")") + ")"
         let budget = limit - tail.utf16.count
         var kept = ""
         var used = 0
