@@ -440,6 +440,23 @@ func notifyEvent(_ kind: NotificationEvent.Kind, key: String, ticket: Int64? = n
         #expect(flaky.sent.count == 1, "the failure report about flaky does not go to flaky")
     }
 
+    @Test func aRateLimitedChannelHoldsItsNewMessagesUntilTheWaitIsOver() async throws {
+        let f = try await TicketFixture()
+        let tg = RecordingChannel(name: "tg")
+        let notify = service(f, channels: [tg], configs: [notifyChannel("tg")])
+        tg.failNext(DeliveryError(message: "Too Many Requests: retry after 30", retryAfter: 30))
+        try await f.fleet.store.recordNotification(notifyEvent(.escalated, key: "first", at: f.fleet.clock.now()))
+        try await notify.pass()
+        f.fleet.clock.advance(10)
+        try await f.fleet.store.recordNotification(notifyEvent(.escalated, key: "second", at: f.fleet.clock.now()))
+        let wait = try await notify.pass()
+        #expect(tg.sent.isEmpty, "Telegram said wait 30 s: the new message waits too")
+        #expect(wait == 20)
+        f.fleet.clock.advance(20)
+        try await notify.pass()
+        #expect(tg.sent.map { $0.events.map(\.dedupeKey) } == [["first", "second"]])
+    }
+
     @Test func theBreakerOpeningIsAnEventOnce() async throws {
         let f = try await TicketFixture()
         let ops = RecordingChannel(name: "ops")

@@ -13,7 +13,8 @@ protocol NotificationOutbox: Sendable {
     func route(eventID: Int64, event: NotificationEvent, channels: [String], at: Date) async throws
     /// Channels holding a message (pending or sent) about the ticket.
     func toldChannels(ticketID: Int64) async throws -> Set<String>
-    /// Per channel with pending messages: the oldest one's creation and the earliest due time.
+    /// Per channel with pending messages: the oldest one's creation and when the channel may
+    /// send (the end of its backoff when a message is retrying, else the earliest due time).
     func pendingChannels() async throws -> [(channel: String, oldest: Date, due: Date)]
     func dueMessages(channel: String, now: Date, limit: Int) async throws -> [OutboxMessage]
     func markSent(_ ids: [Int64], at: Date) async throws
@@ -109,7 +110,13 @@ extension SQLiteCoordinatorStore: NotificationOutbox {
 
     func pendingChannels() async throws -> [(channel: String, oldest: Date, due: Date)] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT channel, MIN(created_at) AS oldest, MIN(next_attempt_at) AS due FROM notify_messages WHERE state = 'pending' GROUP BY channel")
+            // A channel in backoff (a message that failed waits) holds its new messages too: the
+            // service is down or rate-limited for all of them, and they leave together.
+            try Row.fetchAll(db, sql: """
+                SELECT channel, MIN(created_at) AS oldest,
+                       COALESCE(MAX(CASE WHEN attempts > 0 THEN next_attempt_at END), MIN(next_attempt_at)) AS due
+                FROM notify_messages WHERE state = 'pending' GROUP BY channel
+                """)
                 .map { row -> (channel: String, oldest: Date, due: Date) in
                     (channel: row["channel"] as String, oldest: Date(timeIntervalSince1970: row["oldest"] as Double), due: Date(timeIntervalSince1970: row["due"] as Double))
                 }
