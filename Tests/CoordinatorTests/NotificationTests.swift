@@ -518,3 +518,24 @@ func notifyEvent(_ kind: NotificationEvent.Kind, key: String, ticket: Int64? = n
         for secret in ["TOKENVALUE", "SECRETPATH", "HMACKEYVALUE", "SMTPPASSWORD"] { #expect(!described.contains(secret), "\(secret)") }
     }
 }
+
+@Suite struct NotifySecretFileTests {
+    @Test func secretFilesMustBePrivateAndNotEmptyAndErrorsNameTheBlock() throws {
+        let dir = NSTemporaryDirectory() + "fm-notify-secret-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let channel = NotifyChannelConfig(name: "ops-tg", kind: .telegram, target: .telegram(botTokenFile: dir + "/tg.token", chatID: "1"),
+                                          events: NotifyChannelConfig.defaultEvents, minPriority: .p3, hosts: [], groupWindow: 0, apiURL: nil)
+        func failure() -> String {
+            do { _ = try NotificationChannels.make(channel); return "" } catch { return "\(error)" }
+        }
+        #expect(failure().contains("bot token of [[notify]] \"ops-tg\""), "\(failure())")
+        try "123:abc\n".write(toFile: dir + "/tg.token", atomically: true, encoding: .utf8)
+        chmod(dir + "/tg.token", 0o644)
+        #expect(failure().contains("chmod 600 \(dir)/tg.token"), "\(failure())")
+        try SecretFile.write("\n", to: dir + "/tg.token")
+        #expect(failure().contains("[[notify]] \"ops-tg\": the bot token in \(dir)/tg.token is empty"), "\(failure())")
+        try SecretFile.write("123:abc\n", to: dir + "/tg.token")
+        #expect(failure() == "")
+    }
+}
