@@ -270,6 +270,50 @@ extension SharedTestbed {
         #expect(!errors.joined().contains(chat.botToken))
         #expect(!errors.joined().contains(chat.webhookSecret))
     }
+
+    /// Killed after the event is stored and routed but before any attempt (the channel's
+    /// grouping window is still open): the restarted coordinator sends it, once.
+    @Test func aCoordinatorKilledBeforeTheFirstAttemptDeliversOnceAfterTheRestart() async throws {
+        let chat = try await FakeChatServer.start()
+        defer { Task { await chat.stop() } }
+        let h = try Harness()
+        try h.initCoordinator(agentsSettings: ["offline_after": "\"2s\""])
+        try SecretFile.write(chat.webhookSecret + "\n", to: h.root + "/webhook.secret")
+        var config = try String(contentsOfFile: h.coordinatorConfig, encoding: .utf8)
+        config += """
+
+            [predict]
+            evaluate_every = "0.3s"
+
+            [[notify]]
+            name = "bridge"
+            kind = "webhook"
+            url = "\(chat.baseURL)/hook"
+            secret_file = "\(h.root)/webhook.secret"
+            events = ["agent_offline"]
+            group_window = "15s"
+
+            """
+        try config.write(toFile: h.coordinatorConfig, atomically: true, encoding: .utf8)
+        try h.startCoordinator()
+        try h.enrollAgent("vps-1", interval: "300ms")
+        try h.startAgent("vps-1")
+        try h.waitUntil("a report arrives", timeout: 30) { try h.storedSequences("vps-1").count >= 1 }
+        try h.stopAgent("vps-1")
+        try h.waitUntil("the offline event is stored and waits in the outbox", timeout: 30) {
+            (try? h.coordinator(["notify", "status"]))?.stdout.contains("bridge: 1 pending, 0 sent, 0 failed") == true
+        }
+        try h.stop("coordinator", signal: SIGKILL)
+        #expect(chat.requests.isEmpty, "killed before any attempt (the 15 s window was open)")
+        try h.startCoordinator()
+        try h.waitUntil("the webhook gets the stored message", timeout: 40) { chat.delivered(.webhook).count >= 1 }
+        try h.waitUntil("notify status shows it sent", timeout: 30) {
+            (try? h.coordinator(["notify", "status"]))?.stdout.contains("bridge: 0 pending, 1 sent, 0 failed") == true
+        }
+        #expect(chat.requests.count == 1, "exactly once")
+        #expect((chat.delivered(.webhook).first?.json["events"] as? [[String: Any]])?.first?["kind"] as? String == "agent_offline")
+        try h.stopCoordinator()
+    }
 }
 }
 
