@@ -298,6 +298,8 @@ func notifyEvent(_ kind: NotificationEvent.Kind, key: String, ticket: Int64? = n
         #expect(twice.contains(":7:") && twice.contains("same name"), "\(twice)")
         let password = message("[[notify]]\nname = \"m\"\nkind = \"email\"\nsmtp_url = \"smtp://u:p@mail:587\"\nfrom = \"a@b\"\nto = [\"c@d\"]\n")
         #expect(password.contains("without a user or password"), "\(password)")
+        let mailAPI = message("[[notify]]\nname = \"m\"\nkind = \"email\"\napi_url = \"http://x\"\nsmtp_url = \"smtps://mail:465\"\nfrom = \"a@b\"\nto = [\"c@d\"]\n")
+        #expect(mailAPI.contains("api_url does not apply to an email channel"), "\(mailAPI)")
         let relative = message("[[notify]]\nname = \"s\"\nkind = \"slack\"\nwebhook_url_file = \"slack.url\"\n")
         #expect(relative.contains("must be an absolute path"), "\(relative)")
     }

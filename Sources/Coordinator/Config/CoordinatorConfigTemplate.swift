@@ -93,7 +93,7 @@ enum CoordinatorConfigTemplate {
         # group_window = "10s"                  # events within this window leave as one message ("0s" = at once)
         # bot_token_file = "/etc/fieldmedic/telegram.token"   # telegram: the bot's token from @BotFather
         # chat_id = "-1001234567890"            # telegram: group, user or @channel
-        # api_url = "https://api.telegram.org"  # any kind: replaces the service's address (tests, self-hosted Bot API)
+        # api_url = "https://api.telegram.org"  # telegram, slack, webhook: replaces the service's address (tests, self-hosted Bot API)
         # [[notify]]
         # name = "ops-slack"
         # kind = "slack"

@@ -107,6 +107,7 @@ struct NotifyConfig: Sendable, Equatable {
         case .slack:
             target = .slack(webhookURLFile: try file("webhook_url_file")!)
         case .email:
+            if apiURL != nil { throw fail("api_url", "api_url does not apply to an email channel; smtp_url is its address") }
             guard let url = try block.string("smtp_url"), url.hasPrefix("smtp://") || url.hasPrefix("smtps://"),
                   let parsed = URL(string: url), parsed.host?.isEmpty == false, parsed.user == nil, parsed.password == nil else {
                 throw fail("smtp_url", "smtp_url must be smtps://HOST:465 or smtp://HOST:587 (STARTTLS), without a user or password in it")
