@@ -28,7 +28,13 @@ struct NotifyCommand: AsyncParsableCommand {
             let config = try options.load()
             try SQLiteCoordinatorStore.checkInitialised(config.paths)
             let store = try SQLiteCoordinatorStore(path: config.paths.database, readonly: true)
-            let status = try await store.outboxStatus()
+            let status: OutboxStatus
+            do {
+                status = try await store.outboxStatus()
+            } catch where "\(error)".contains("no such table") {
+                // A database from before the outbox: `serve` migrates it (this command only reads).
+                throw OperationalError("\(config.paths.database) has no notification outbox yet; start the coordinator once (fieldmedic-coordinator serve) so it upgrades the database")
+            }
             if json {
                 print(String(decoding: try WireCodec.encoder().encode(status), as: UTF8.self))
                 return
