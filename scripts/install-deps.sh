@@ -36,20 +36,30 @@ for pkg in "${packages[@]}"; do
 done
 
 # PyPI packages the tests run as real servers, in a venv of their own (Debian's Python is
-# externally managed): moto serves S3 on loopback for the storage probe's tests.
+# externally managed): moto serves S3 on loopback for the storage probe's tests; aiosmtpd is
+# the SMTP server the e-mail notification tests deliver to.
 # FIELDMEDIC_TEST_VENV chooses where (scripts/testenv.sh reads the same variable).
 venv=${FIELDMEDIC_TEST_VENV:-/var/cache/fieldmedic-test/venv}
-python_packages=("moto[server]==5.2.5")
+python_packages=("moto[server]==5.2.5" "aiosmtpd==1.4.6")
+# The module each package above is imported as: the venv is ready only if every one imports.
+python_modules=(moto aiosmtpd)
+venv_ready() {
+  [ -x "$venv/bin/moto_server" ] || return 1
+  local module
+  for module in "${python_modules[@]}"; do
+    "$venv/bin/python3" -c "import $module" 2>/dev/null || return 1
+  done
+}
 ensure_test_venv() {
-  if [ -x "$venv/bin/moto_server" ] && "$venv/bin/python3" -c 'import moto' 2>/dev/null; then
+  if venv_ready; then
     log "test venv ready ($venv)"
     return 0
   fi
   log "creating the test venv in $venv: ${python_packages[*]}"
   mkdir -p "$(dirname "$venv")"
-  python3 -m venv "$venv"
+  [ -x "$venv/bin/python3" ] || python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "${python_packages[@]}"
-  "$venv/bin/python3" -c 'import moto' || { log "error: moto did not install into $venv" >&2; exit 1; }
+  venv_ready || { log "error: ${python_modules[*]} did not all install into $venv" >&2; exit 1; }
 }
 
 if [ ${#missing[@]} -eq 0 ] && [ "${FIELDMEDIC_FORCE_APT:-0}" != 1 ]; then

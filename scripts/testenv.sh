@@ -28,7 +28,9 @@ FIELDMEDIC_TEST_IMAGE=fieldmedic/busybox:test
 FIELDMEDIC_TEST_PSQL_IMAGE=fieldmedic/psql:test
 # moto's S3 server, from the venv scripts/install-deps.sh makes; the storage tests start it on loopback.
 FIELDMEDIC_TEST_MOTO_SERVER=${FIELDMEDIC_TEST_VENV:-/var/cache/fieldmedic-test/venv}/bin/moto_server
-export FIELDMEDIC_REPO_ROOT FIELDMEDIC_TEST_IMAGE FIELDMEDIC_TEST_PSQL_IMAGE FIELDMEDIC_TEST_MOTO_SERVER
+# The venv's Python, which has aiosmtpd: the e-mail notification tests run a real SMTP server with it.
+FIELDMEDIC_TEST_PYTHON=${FIELDMEDIC_TEST_VENV:-/var/cache/fieldmedic-test/venv}/bin/python3
+export FIELDMEDIC_REPO_ROOT FIELDMEDIC_TEST_IMAGE FIELDMEDIC_TEST_PSQL_IMAGE FIELDMEDIC_TEST_MOTO_SERVER FIELDMEDIC_TEST_PYTHON
 
 # The app user and database a QFieldCloud install has (its .env: POSTGRES_USER, POSTGRES_DB).
 # The password is a fixed fake: the cluster listens on 127.0.0.1 only and lives for one run.

@@ -329,6 +329,11 @@ enum IngestTestSupport {
         try await receive(t, try IngestTestSupport.workerDown(host: "elsewhere.example.org:9100", fingerprint: "eeee"), via: service)
         let later = try await t.fleet.store.auditRows(since: nil).filter { $0.action == "ingest.failed" && $0.details.contains("unknown_host") }
         #expect(later.count == 2 && later.last?.details.contains("\"folded\":\"2\"") == true, "\(later.map(\.details))")
+        // People are told through the outbox, once per failure an hour: the second report of the
+        // same failure within the hour has the same dedupe key, so the outbox keeps one event.
+        let told = try await t.fleet.store.unroutedEvents(limit: 50).map(\.event).filter { $0.kind == .ingestFailed }
+        #expect(told.count == 1, "\(told.map(\.dedupeKey))")
+        #expect(told.first?.title == "Alerts from Alertmanager could not be taken in" && told.first?.lines.first?.contains("elsewhere.example.org") == true)
 
         let now = t.fleet.clock.now()
         _ = try await t.fleet.store.addSilence(

@@ -18,7 +18,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             InitCommand.self, ServeCommand.self, CheckConfigCommand.self, AgentsCommand.self, HostsCommand.self,
             DiagnoseCommand.self, RunActionCommand.self, TicketsCommand.self, PauseCommand.self, ResumeCommand.self, SilenceCommand.self, SilencesCommand.self,
             UnsilenceCommand.self, StatsCommand.self,
-            AuditCommand.self,
+            AuditCommand.self, NotifyCommand.self,
         ])
 
     static func main() async {
@@ -81,6 +81,8 @@ struct CheckConfigCommand: AsyncParsableCommand {
                            secrets.glitchtipToken.map { _ in "GlitchTip (token in the path)" }].compactMap { $0 }
             print("ingest: \(ingest.tls ? "https" : "http")://\(ingest.listen) for \(senders.joined(separator: ", ")); host labels \(ingest.hostLabels.joined(separator: ", ")); \(ingest.findings.count) alert mapping(s)")
         }
+        _ = try NotificationChannels.make(config.notify)
+        print(NotifyCommand.summary(config.notify))
         for warning in config.warnings { print("warning: \(warning)") }
     }
 }

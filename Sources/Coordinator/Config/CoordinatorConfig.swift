@@ -18,6 +18,8 @@ struct CoordinatorConfig: Sendable {
     var tickets: TicketConfig
     /// `[listen] ingest` + `[ingest]`: alerts in (nil: no ingest listener).
     var ingest: IngestConfig? = nil
+    /// `[[notify]]` channels and `[notify_delivery]`.
+    var notify = NotifyConfig()
 
     static let defaultPath = "/etc/fieldmedic/coordinator.toml"
 
@@ -55,7 +57,8 @@ struct CoordinatorConfig: Sendable {
             maxBodyBytes: try reader.int("limits.max_body_bytes", default: 1 << 20, range: 1024...(64 << 20)),
             // The agent listener closes connections idle for 300 s.
             maxLongPoll: try reader.duration("limits.max_long_poll", default: 60, minimum: 1, maximum: 290),
-            tickets: try TicketConfig.load(from: reader))
+            tickets: try TicketConfig.load(from: reader),
+            notify: try NotifyConfig.load(from: reader))
         config.ingest = try IngestConfig.load(from: reader)
         try reader.finish()
         return config
@@ -73,6 +76,7 @@ struct CoordinatorConfig: Sendable {
             warnings.append("listen.webhook = \"\(webhook)\" is not a loopback address: deliveries arrive as plain HTTP; put it behind a TLS reverse proxy")
         }
         warnings += ingest?.warnings ?? []
+        warnings += notify.warnings
         return warnings
     }
 

@@ -104,6 +104,46 @@ enum CoordinatorConfigTemplate {
         # GlitchTip project (or uptime monitor name) → host, for events without a Server Name tag.
         # [ingest.glitchtip.projects]
         # qfieldcloud = "qfc-1"
+        # [[notify]]: tell people, one block per channel (repeat the block for more). Messages go
+        # through a durable outbox (retries with backoff; `fieldmedic-coordinator notify status`);
+        # try a block with `fieldmedic-coordinator notify test NAME`. Secret files: mode 0600.
+        # [[notify]]
+        # name = "ops-telegram"                 # unique; letters, digits, - and _
+        # kind = "telegram"                     # "telegram" | "slack" | "email" | "webhook"
+        # events = ["escalated", "awaiting_approval", "resolved", "agent_offline", "agent_back",
+        #           "breaker_opened", "budget_spent", "notify_failed", "ingest_failed"]   # default: all
+        # min_priority = "P1"                   # ticket events at least this urgent (P0 most); fleet events count as P1
+        # hosts = ["vps-1"]                     # only these hosts' events (default: all; fleet-wide events always)
+        # group_window = "10s"                  # events within this window leave as one message ("0s" = at once)
+        # bot_token_file = "/etc/fieldmedic/telegram.token"   # telegram: the bot's token from @BotFather
+        # chat_id = "-1001234567890"            # telegram: group, user or @channel
+        # api_url = "https://api.telegram.org"  # telegram, slack, webhook: replaces the service's address (tests, self-hosted Bot API)
+        # [[notify]]
+        # name = "ops-slack"
+        # kind = "slack"
+        # webhook_url_file = "/etc/fieldmedic/slack.url"      # slack: the incoming webhook URL (it is the secret)
+        # [[notify]]
+        # name = "ops-mail"
+        # kind = "email"
+        # smtp_url = "smtp://mail.example.org:587"            # smtps://HOST:465, or smtp://HOST:587 with STARTTLS
+        # from = "fieldmedic@example.org"
+        # to = ["ops@example.org"]
+        # username = "fieldmedic@example.org"   # default: from (used only with password_file)
+        # password_file = "/etc/fieldmedic/smtp.password"     # optional: no login without it
+        # starttls = true                       # smtp:// demands STARTTLS; false only for a relay on this machine
+        # ca_file = "/etc/fieldmedic/smtp-ca.pem"             # optional: a private CA for the SMTP server
+        # [[notify]]
+        # name = "ntfy"
+        # kind = "webhook"
+        # url = "https://ntfy.example.org/fieldmedic"         # JSON POST, see README "Notifications"
+        # secret_file = "/etc/fieldmedic/notify-webhook.secret"   # HMAC-SHA256 key for X-FieldMedic-Signature
+
+        # [notify_delivery]: retries of the outbox, for every channel.
+        # [notify_delivery]
+        # max_attempts = 10          # then the message is marked failed (and the other channels are told)
+        # max_age = "24h"            # …or once it is this old
+        # backoff = "5s"             # first retry after this, doubling each time
+        # backoff_cap = "10m"        # never longer between attempts (a service's retry_after wins)
 
         # Per finding code: policy = "auto" | "approve" | "never", optional actions = [...].
         # [playbook."service.down"]

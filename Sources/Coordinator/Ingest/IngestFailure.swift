@@ -30,6 +30,15 @@ enum IngestFailure: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Who sent what failed, as a notification names it.
+    var sourceName: String {
+        switch self {
+        case .badInput(let source, _), .storeFailed(let source, _), .unknownHost(_, let source, _): source.display
+        case .truncated: IngestedAlert.Source.alertmanager.display
+        case .processingFailed: "an alert source"
+        }
+    }
+
     var kind: String {
         switch self {
         case .badInput: "bad_input"

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -207,6 +208,17 @@ struct IngestService: Service {
                                                    details: ["failure": failure.kind, "text": text, "folded": String(folded)]))
         } catch {
             logger.error("ingest: the failure could not be audited either", metadata: ["error": "\(error)"])
+        }
+        // People are told through the notification outbox: one message per failure kind and
+        // text an hour (the dedupe key), whatever the sender's retries.
+        if let outbox = store as? any NotificationOutbox {
+            let hour = Int(now.timeIntervalSince1970 / 3600)
+            let key = "\(failure.kind):\(SHA256.hash(data: Data(text.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()):\(hour)"
+            do {
+                try await outbox.recordNotification(.ingestFailed(source: failure.sourceName, error: text + more, key: key, at: now))
+            } catch {
+                logger.error("ingest: the failure could not be queued for notification", metadata: ["error": "\(error)"])
+            }
         }
     }
 }

@@ -74,6 +74,9 @@ struct CoordinatorServer {
             .init(service: tickets.runner),
             .init(service: Watcher(engine: tickets.engine, config: config.tickets.predict, offlineAfter: config.offlineAfter, logger: logger)),
             .init(service: ShutdownHook(notifier: fleet.notifier)),
+            .init(service: NotificationService(
+                outbox: store, tickets: store, wake: store.notifyWake, config: config.notify, playbook: config.tickets.playbook,
+                channels: try NotificationChannels.make(config.notify), clock: clock, logger: logger)),
         ]
         if let webhook = tickets.webhook, let address = config.tickets.webhookListen {
             services.append(.init(service: Application(

@@ -181,6 +181,7 @@ enum CoordinatorMigrations {
                 CREATE INDEX ingested_alerts_key ON ingested_alerts(source, key, host, ticket_id);
                 """)
         }
+        registerNotifyOutbox(&migrator)
         return migrator
     }
 }

@@ -20,7 +20,7 @@ extension SQLiteCoordinatorStore: TicketStore {
 
     func insertTicket(_ ticket: Ticket, audit: AuditEntry) async throws -> (ticket: Ticket, created: Bool) {
         let doc = try Self.encode(ticket)
-        return try await pool.write { db in
+        let result: (ticket: Ticket, created: Bool) = try await pool.write { db in
             if let number = ticket.issueNumber,
                let row = try Row.fetchOne(db, sql: "SELECT * FROM tickets WHERE issue_number = ?", arguments: [number]) {
                 return (try Self.decode(row), false)
@@ -37,13 +37,18 @@ extension SQLiteCoordinatorStore: TicketStore {
             entry.subject = stored.subjectName
             try db.execute(sql: "UPDATE tickets SET doc = ? WHERE id = ?", arguments: [try Self.encode(stored), stored.id])
             try Self.append(entry, in: db)
+            try Self.record(NotificationEvent.forTicket(before: nil, after: stored, at: stored.updatedAt), in: db)
             return (stored, true)
         }
+        if result.created { await notifyRecorded(1) }
+        return result
     }
 
     func saveTicket(_ ticket: Ticket, audit: AuditEntry?) async throws {
         let doc = try Self.encode(ticket)
-        try await pool.write { db in
+        let events = try await pool.write { db in
+            // The state as stored before this write: what changed is what people hear about.
+            let before = try String.fetchOne(db, sql: "SELECT state FROM tickets WHERE id = ?", arguments: [ticket.id]).flatMap(TicketState.init(rawValue:))
             try db.execute(
                 sql: """
                     UPDATE tickets SET issue_number = ?, finding_key = ?, host = ?, state = ?, open = ?, due_at = ?,
@@ -51,7 +56,11 @@ extension SQLiteCoordinatorStore: TicketStore {
                     """,
                 arguments: StatementArguments(Self.columns(ticket) + [doc, ticket.id]))
             if let audit { try Self.append(audit, in: db) }
+            let events = before.map { NotificationEvent.forTicket(before: $0, after: ticket, at: ticket.updatedAt) } ?? []
+            try Self.record(events, in: db)
+            return events.count
         }
+        await notifyRecorded(events)
     }
 
     func ticket(id: Int64) async throws -> Ticket? {
@@ -121,7 +130,13 @@ extension SQLiteCoordinatorStore: TicketStore {
     }
 
     func setControl(_ key: String, value: String?, at: Date, audit: AuditEntry?) async throws {
-        try await pool.write { db in
+        let opened = try await pool.write { db in
+            let was = try String.fetchOne(db, sql: "SELECT value FROM controls WHERE key = ?", arguments: [key])
+            var recorded = 0
+            if key == "breaker", was == nil, let value {
+                try Self.record([NotificationEvent.breakerOpened(reason: value, at: at)], in: db)
+                recorded = 1
+            }
             if let value {
                 try db.execute(
                     sql: "INSERT INTO controls (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -130,7 +145,9 @@ extension SQLiteCoordinatorStore: TicketStore {
                 try db.execute(sql: "DELETE FROM controls WHERE key = ?", arguments: [key])
             }
             if let audit { try Self.append(audit, in: db) }
+            return recorded
         }
+        await notifyRecorded(opened)
     }
 
     func acquireLock(_ key: String, ticket: Int64, at: Date) async throws -> Int64 {

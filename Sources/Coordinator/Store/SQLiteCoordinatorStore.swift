@@ -6,6 +6,8 @@ import Shared
 final class SQLiteCoordinatorStore: CoordinatorStore {
     let pool: DatabasePool
     private let reportWriter: ReportWriter
+    /// Wakes the notification delivery when a write stored events (NotificationOutbox).
+    let notifyWake = Notifier()
 
     init(path: String, readonly: Bool = false) throws {
         pool = try SQLiteStore.openPool(path: path, readonly: readonly)

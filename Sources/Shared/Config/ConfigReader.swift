@@ -15,6 +15,8 @@ public final class ConfigReader {
     private let lines: [[String]: Int]
     private var asked: Set<[String]> = []
     private var openTables: Set<[String]> = []
+    /// The file's text, for the line numbers of `[[array]]` blocks (`tableArray`).
+    private let text: String
 
     public convenience init(path: String) throws(ConfigError) {
         let text: String
@@ -39,6 +41,45 @@ public final class ConfigReader {
             throw ConfigError(file: path, line: nil, message: "not valid TOML: \(error)")
         }
         lines = Self.indexLines(text)
+        self.text = text
+    }
+
+    private init(path: String, root: TOMLTable, lines: [[String]: Int], text: String) {
+        self.path = path
+        self.root = root
+        self.lines = lines
+        self.text = text
+    }
+
+    /// The blocks of an array of tables (`[[notify]]`), each read by a reader of its own whose
+    /// keys are the block's (`name`, not `notify.name`) and whose errors carry the block's
+    /// lines. Call `finish()` on each to refuse unknown keys inside the block.
+    public func tableArray(_ key: String) throws(ConfigError) -> [ConfigReader] {
+        let components = Self.components(key)
+        asked.insert(components)
+        guard let value = lookup(components) else { return [] }
+        guard let array = value.array else { throw fail(key, "\(key) must be written as [[\(key)]] blocks") }
+        let header = "[[" + Self.display(components) + "]]"
+        // Line numbers of each block: from its header to the next table header.
+        var blocks: [[[String]: Int]] = []
+        var current: [[String]: Int]?
+        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = Self.stripComment(String(raw)).trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("[") {
+                if let current { blocks.append(current) }
+                current = line.replacingOccurrences(of: " ", with: "") == header ? [[]: number + 1] : nil
+            } else if current != nil, let equals = line.firstIndex(of: "=") {
+                let name = Self.splitKey(String(line[..<equals]))
+                if current![name] == nil { current![name] = number + 1 }
+            }
+        }
+        if let current { blocks.append(current) }
+        var readers: [ConfigReader] = []
+        for (index, element) in array.enumerated() {
+            guard let table = element.table else { throw fail(key, "\(key) must be written as [[\(key)]] blocks") }
+            readers.append(ConfigReader(path: path, root: table, lines: index < blocks.count ? blocks[index] : [:], text: ""))
+        }
+        return readers
     }
 
     /// The line of a table header whose first character is not a key (`[#`, `[=`, `[ .`…).
@@ -218,7 +259,7 @@ public final class ConfigReader {
             if let line = lines[probe] { return line }
             probe.removeLast()
         }
-        return nil
+        return lines[[]]
     }
 
     static func components(_ key: String) -> [String] {

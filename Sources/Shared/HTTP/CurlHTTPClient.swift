@@ -37,6 +37,9 @@ public final class CurlHTTPClient {
         curl_global_init(Int(CURL_GLOBAL_ALL)) == CURLE_OK
     }()
 
+    /// For other users of libcurl in this module (`CurlMailer`).
+    static var ensureGlobalInit: Bool { globalInit }
+
     public init(tls: CurlTLSOptions = CurlTLSOptions(), unixSocketPath: String? = nil, maxResponseBytes: Int = 64 << 20) {
         _ = Self.globalInit
         guard let easy = curl_easy_init() else { fatalError("libcurl could not allocate a handle (out of memory)") }
