@@ -11,32 +11,40 @@ struct TLSProbe: Probe {
     var caFile: String?
     var now: @Sendable () -> Date = { Date() }
 
+    /// The certificate file nginx is configured with; nil = the served certificate is not
+    /// compared with the one on disk (tls.mismatch).
+    var onDisk: CertificateOnDisk?
+    var service = "nginx"
+
     func collect() async -> ProbeResult {
-        let status = check()
-        return ProbeResult(section: .tls(status), findings: findings(status), error: status.notAfter == nil ? status.verificationError : nil)
+        let served = ServedChain.fetch(url: url, caFile: caFile)
+        let status = status(served)
+        var findings = findings(status, chain: served.certificates)
+        var error = status.notAfter == nil ? status.verificationError : nil
+        var fix: String?
+        if let onDisk, !served.certificates.isEmpty {
+            do {
+                let disk = try onDisk.read()
+                findings += TLSMismatchRule(url: url, service: service, now: now()).findings(served: served.certificates, disk: disk)
+            } catch let failure {
+                error = "cannot compare the served certificate with the one on disk: \(failure.description)"
+                fix = failure.fix
+            }
+        }
+        return ProbeResult(section: .tls(status), findings: findings, error: error, fix: fix)
     }
 
     func check() -> TLSStatus {
-        var request = HTTPRequest(url: url, timeout: 15, connectTimeout: 5)
-        request.captureCertificates = true
-        // Only the handshake matters: stop reading at the first bytes of the body.
-        let stopAtBody: (Data) -> Bool = { _ in false }
-        var verificationError: String?
-        var chain: [[String: String]] = []
-        do {
-            chain = try CurlHTTPClient(tls: CurlTLSOptions(caFile: caFile)).perform(request, onChunk: stopAtBody).certificates
-        } catch {
-            verificationError = error.description
-            if let unverified = try? CurlHTTPClient(tls: CurlTLSOptions(verifyPeer: false)).perform(request, onChunk: stopAtBody) {
-                chain = unverified.certificates
-            }
-        }
-        let notAfter = chain.first?["Expire date"].flatMap(Self.parseCurlDate)
-        return TLSStatus(
-            url: url, notAfter: notAfter, daysLeft: notAfter.map { $0.timeIntervalSince(now()) / 86_400 }, verificationError: verificationError)
+        status(ServedChain.fetch(url: url, caFile: caFile))
     }
 
-    func findings(_ status: TLSStatus) -> [Finding] {
+    func status(_ served: ServedChain) -> TLSStatus {
+        let notAfter = served.certificates.first?.notAfter ?? served.leafExpiry
+        return TLSStatus(
+            url: url, notAfter: notAfter, daysLeft: notAfter.map { $0.timeIntervalSince(now()) / 86_400 }, verificationError: served.verificationError)
+    }
+
+    func findings(_ status: TLSStatus, chain: [CertificateFacts] = []) -> [Finding] {
         var findings: [Finding] = []
         var evidence = ["url": status.url]
         if let notAfter = status.notAfter { evidence["not_after"] = WireDate.format(notAfter) }
@@ -50,8 +58,14 @@ struct TLSProbe: Probe {
         }
         if let error = status.verificationError {
             evidence["error"] = error
-            findings.append(Finding(.tlsInvalid, severity: .critical, subject: status.url,
-                message: "clients that verify certificates (QField does) refuse \(status.url): \(error)", evidence: evidence))
+            var message = "clients that verify certificates (QField does) refuse \(status.url): \(error)"
+            // The chain stops at an intermediate whose issuer it does not carry (QFieldCloud #956).
+            if error.contains("local issuer"), let issuer = ServedChain.unservedIssuer(chain) {
+                evidence["served_chain"] = String(chain.count)
+                evidence["unserved_issuer"] = issuer
+                message += ". The served chain (\(chain.count) certificate\(chain.count == 1 ? "" : "s")) ends without its issuer \(issuer): serve the full chain (Let's Encrypt: QFIELDCLOUD_TLS_CERT=/etc/letsencrypt/live/<host>/fullchain.pem, not cert.pem; a bought certificate: append the CA's intermediate to the file), then reload nginx"
+            }
+            findings.append(Finding(.tlsInvalid, severity: .critical, subject: status.url, message: message, evidence: evidence))
         }
         return findings
     }
