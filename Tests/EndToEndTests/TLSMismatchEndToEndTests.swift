@@ -5,29 +5,18 @@ import Testing
 @testable import HostAgent
 @testable import Shared
 
-extension SharedTestbed {
-/// A renewed certificate nginx never loaded (QFieldCloud #986) and a served chain shorter
-/// than the file's (#956), against real TLS: the testbed nginx's TLS side
-/// (testbed/nginx/tls-master.py) serves `conf/nginx/certs/localhost.pem`, the file the nginx
-/// container's QFIELDCLOUD_TLS_CERT names through its mount, and reads it again only when the
-/// container's `nginx -s reload` asks.
-@Suite(.serialized) struct TLSMismatchEndToEndTests {
+/// The testbed nginx's TLS side: `testbed/nginx/tls-master.py` on the host, serving
+/// `conf/nginx/certs/localhost.pem` (what the nginx container's QFIELDCLOUD_TLS_CERT names
+/// through its mount) until the container's `nginx -s reload` asks it to read the file again.
+struct NginxTLSSide {
     let env: TestEnvironment
-    let engine: DockerEngineClient
     let h: Harness
     let ca: CertificateAuthority
     let port: Int
 
-    var certs: String { env.testbedDir + "/conf/nginx/certs" }
-    var control: String { env.testbedDir + "/nginx/master" }
-    var url: String { "https://127.0.0.1:\(port)/" }
-    var caFile: String { h.root + "/ca.pem" }
-
-    init() throws {
-        env = try TestEnvironment.require()
-        engine = DockerEngineClient(socketPath: env.dockerSocket)
-        try env.restore()
-        h = try Harness()
+    init(env: TestEnvironment, harness: Harness) throws {
+        self.env = env
+        h = harness
         ca = try CertificateAuthority.create()
         port = try Harness.freePort()
         try FileManager.default.createDirectory(atPath: certs, withIntermediateDirectories: true)
@@ -35,6 +24,11 @@ extension SharedTestbed {
         for leftover in ["reload", "reloads"] { unlink(control + "/" + leftover) }
         try AtomicFile.write(Data(try PEMFile.pem(ca.certificate).utf8), to: caFile)
     }
+
+    var certs: String { env.testbedDir + "/conf/nginx/certs" }
+    var control: String { env.testbedDir + "/nginx/master" }
+    var url: String { "https://127.0.0.1:\(port)/" }
+    var caFile: String { h.root + "/ca.pem" }
 
     /// A certificate for localhost, valid for `days`, written where nginx's config names it.
     @discardableResult
@@ -48,18 +42,58 @@ extension SharedTestbed {
         return try CertificateFacts(certificate)
     }
 
-    func startMaster() throws {
+    func start() throws {
         try h.start("tls-master", "/usr/bin/env", [
             "python3", env.testbedDir + "/nginx/tls-master.py", String(port), certs + "/localhost.pem", certs + "/localhost-key.pem", control,
         ])
         try h.waitUntil("the TLS side of nginx serves", timeout: 20) { !ServedChain.fetch(url: url, caFile: caFile).certificates.isEmpty }
     }
 
+    func stop() { try? h.stop("tls-master", signal: SIGKILL) }
+
     var reloadsTaken: Int { Int((try? String(contentsOfFile: control + "/reloads", encoding: .utf8)) ?? "0") ?? 0 }
+
+    func onDisk(_ engine: DockerEngineClient) -> CertificateOnDisk {
+        CertificateOnDisk(configuredPath: nil, engine: engine, project: env.project, service: "nginx")
+    }
+}
+
+extension SharedTestbed {
+/// A renewed certificate nginx never loaded (QFieldCloud #986) and a served chain shorter
+/// than the file's (#956), against real TLS: the testbed nginx's TLS side
+/// (testbed/nginx/tls-master.py) serves `conf/nginx/certs/localhost.pem`, the file the nginx
+/// container's QFIELDCLOUD_TLS_CERT names through its mount, and reads it again only when the
+/// container's `nginx -s reload` asks.
+@Suite(.serialized) struct TLSMismatchEndToEndTests {
+    let env: TestEnvironment
+    let engine: DockerEngineClient
+    let h: Harness
+    let tls: NginxTLSSide
+
+    var certs: String { tls.certs }
+    var url: String { tls.url }
+    var caFile: String { tls.caFile }
+    var ca: CertificateAuthority { tls.ca }
+    var reloadsTaken: Int { tls.reloadsTaken }
+
+    init() throws {
+        env = try TestEnvironment.require()
+        engine = DockerEngineClient(socketPath: env.dockerSocket)
+        try env.restore()
+        h = try Harness()
+        tls = try NginxTLSSide(env: env, harness: h)
+    }
+
+    @discardableResult
+    func install(days: Double, withIssuer: Bool = false, key: P256.Signing.PrivateKey = P256.Signing.PrivateKey()) throws -> CertificateFacts {
+        try tls.install(days: days, withIssuer: withIssuer, key: key)
+    }
+
+    func startMaster() throws { try tls.start() }
 
     func probe() -> TLSProbe {
         TLSProbe(url: url, warnDays: 14, caFile: caFile,
-                 onDisk: CertificateOnDisk(configuredPath: nil, engine: engine, project: env.project, service: "nginx"))
+                 onDisk: tls.onDisk(engine))
     }
 
     func context() -> ActionContext {
@@ -69,7 +103,7 @@ extension SharedTestbed {
             agent: "testbed", engine: engine,
             compose: ComposeProject(project: env.project, directory: env.testbedDir, dockerSocket: env.dockerSocket, runner: SubprocessRunner()),
             queue: nil, policy: policy, stuckJobAfter: 20 * 60, commandID: "test-command",
-            tls: TLSTarget(url: url, caFile: caFile, onDisk: CertificateOnDisk(configuredPath: nil, engine: engine, project: env.project, service: "nginx")))
+            tls: TLSTarget(url: url, caFile: caFile, onDisk: tls.onDisk(engine)))
     }
 
     func nginxStart() throws -> String {
@@ -80,7 +114,7 @@ extension SharedTestbed {
     @Test func aRenewedCertificateNginxHasNotLoadedIsFoundAndAVerifiedReloadServesIt() async throws {
         let old = try install(days: 20)
         try startMaster()
-        defer { try? h.stop("tls-master", signal: SIGKILL) }
+        defer { tls.stop() }
         #expect(await probe().collect().findings.isEmpty, "nginx serves what is on disk")
 
         // certbot renews: the file changes, nginx still serves what it loaded.
@@ -125,7 +159,7 @@ extension SharedTestbed {
         let key = P256.Signing.PrivateKey()
         let leaf = try install(days: 60, key: key)
         try startMaster()
-        defer { try? h.stop("tls-master", signal: SIGKILL) }
+        defer { tls.stop() }
         // The same certificate, now with its issuer appended (cert.pem → fullchain.pem).
         let certificate = try PEMFile.readCertificate(certs + "/localhost.pem")
         try AtomicFile.write(Data((try PEMFile.pem(certificate) + PEMFile.pem(ca.certificate)).utf8), to: certs + "/localhost.pem")
@@ -145,7 +179,7 @@ extension SharedTestbed {
     @Test func aConfigurationTestThatFailsStopsTheReloadAndNothingChanges() async throws {
         let old = try install(days: 20)
         try startMaster()
-        defer { try? h.stop("tls-master", signal: SIGKILL) }
+        defer { tls.stop() }
         try install(days: 90)
         // The renewed key is lost: nginx -t fails, so nginx must not be told to reload.
         try AtomicFile.write(Data("not a key\n".utf8), to: certs + "/localhost-key.pem")
@@ -163,7 +197,7 @@ extension SharedTestbed {
     @Test func aFileOlderThanWhatIsServedIsNeverReloaded() async throws {
         try install(days: 90)
         try startMaster()
-        defer { try? h.stop("tls-master", signal: SIGKILL) }
+        defer { tls.stop() }
         try install(days: 20)
         let finding = try #require(await probe().collect().findings.first { $0.code == "tls.mismatch" })
         #expect(finding.evidence["newer_on_disk"] == "false")
