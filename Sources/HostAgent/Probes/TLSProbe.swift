@@ -63,7 +63,7 @@ struct TLSProbe: Probe {
             if error.contains("local issuer"), let issuer = ServedChain.unservedIssuer(chain) {
                 evidence["served_chain"] = String(chain.count)
                 evidence["unserved_issuer"] = issuer
-                message += ". The served chain (\(chain.count) certificate\(chain.count == 1 ? "" : "s")) ends without its issuer \(issuer): serve the full chain (Let's Encrypt: QFIELDCLOUD_TLS_CERT=/etc/letsencrypt/live/<host>/fullchain.pem, not cert.pem; a bought certificate: append the CA's intermediate to the file), then reload nginx"
+                message += ". The served chain (\(chain.count) certificate\(chain.count == 1 ? "" : "s")) ends at one issued by \(issuer), which it does not carry: if that is an intermediate CA (not a root clients trust), serve the full chain (Let's Encrypt: QFIELDCLOUD_TLS_CERT=/etc/letsencrypt/live/<host>/fullchain.pem, not cert.pem; a bought certificate: append the CA's intermediate to the file), then reload nginx"
             }
             findings.append(Finding(.tlsInvalid, severity: .critical, subject: status.url, message: message, evidence: evidence))
         }
