@@ -90,4 +90,17 @@ import Testing
         }
         #expect((try? CertificateOnDisk(configuredPath: "/etc/ssl/site.pem", engine: engine, project: "qfieldcloud", service: "nginx").hostPath()) == "/etc/ssl/site.pem")
     }
+
+    @Test func anInstallThatDoesNotNameItsCertificateFileIsNotComparedButAnUnreadableFileIsSaid() {
+        let engine = FakeDockerEngine()
+        engine.add("nginx")
+        let served = [renewed]
+        let unnamed = TLSProbe(url: "https://q", warnDays: 14, onDisk: CertificateOnDisk(configuredPath: nil, engine: engine, project: "qfieldcloud", service: "nginx"))
+        let quiet = unnamed.compare(served)
+        #expect(quiet.findings.isEmpty && quiet.error == nil, "no QFIELDCLOUD_TLS_CERT: not compared, and no probe failure")
+        let missing = TLSProbe(url: "https://q", warnDays: 14, onDisk: CertificateOnDisk(configuredPath: "/nonexistent/site.pem", engine: engine, project: "qfieldcloud", service: "nginx"))
+        let said = missing.compare(served)
+        #expect(said.error?.contains("/nonexistent/site.pem") == true && said.fix?.contains("certificate_file") == true, "\(said)")
+        #expect(TLSProbe(url: "https://q", warnDays: 14).compare(served).error == nil, "no comparison asked for")
+    }
 }

@@ -311,7 +311,7 @@ enum AgentConfigTemplate {
         # (tls.mismatch: a renewed certificate nginx has not loaded, or a shorter chain).
         # Default: QFIELDCLOUD_TLS_CERT of the nginx container, through its mounts, e.g.
         # <install>/conf/nginx/certs/<host>.pem or
-        # <install>/conf/certbot/conf/live/<host>/fullchain.pem.
+        # <install>/conf/certbot/conf/live/<host>/fullchain.pem. With neither, no comparison.
         # certificate_file = "/opt/qfieldcloud/conf/nginx/certs/qfield.example.org.pem"
 
         # [storage]

@@ -21,17 +21,27 @@ struct TLSProbe: Probe {
         let status = status(served)
         var findings = findings(status, chain: served.certificates)
         var error = status.notAfter == nil ? status.verificationError : nil
-        var fix: String?
-        if let onDisk, !served.certificates.isEmpty {
-            do {
-                let disk = try onDisk.read()
-                findings += TLSMismatchRule(url: url, service: service, now: now()).findings(served: served.certificates, disk: disk)
-            } catch let failure {
-                error = "cannot compare the served certificate with the one on disk: \(failure.description)"
-                fix = failure.fix
-            }
+        let comparison = compare(served.certificates)
+        findings += comparison.findings
+        error = error ?? comparison.error
+        return ProbeResult(section: .tls(status), findings: findings, error: error, fix: comparison.error == nil ? nil : comparison.fix)
+    }
+
+    /// tls.mismatch against the file on disk. An install that does not say which file nginx
+    /// serves (no QFIELDCLOUD_TLS_CERT, as before QFieldCloud's 2024 certificate settings, and
+    /// no `[tls] certificate_file`) is not compared, and that is no failure to look: the
+    /// report would otherwise keep every such host "not checked" for ever. A file that is
+    /// named but cannot be read is one.
+    func compare(_ served: [CertificateFacts]) -> (findings: [Finding], error: String?, fix: String?) {
+        guard let onDisk, !served.isEmpty else { return ([], nil, nil) }
+        do {
+            let disk = try onDisk.read()
+            return (TLSMismatchRule(url: url, service: service, now: now()).findings(served: served, disk: disk), nil, nil)
+        } catch {
+            if case .notFound = error { return ([], nil, nil) }
+            return ([], "cannot compare the served certificate with the one on disk: \(error.description)",
+                    "check that file, or set `[tls] certificate_file` in agent.toml to the certificate file nginx serves")
         }
-        return ProbeResult(section: .tls(status), findings: findings, error: error, fix: fix)
     }
 
     func check() -> TLSStatus {

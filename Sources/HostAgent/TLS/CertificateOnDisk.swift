@@ -18,7 +18,9 @@ struct CertificateOnDisk: Sendable {
     }
 
     enum LocateError: Error, CustomStringConvertible {
+        /// The install does not say which file nginx serves (nothing to compare with).
         case notFound(String, fix: String)
+        /// The file is named but cannot be read or parsed.
         case unreadable(String)
 
         var description: String {
