@@ -3,7 +3,9 @@ import Foundation
 import Shared
 
 /// `fieldmedic-bench proxy-log`: what a whole probe cycle costs when nginx's container log
-/// holds a gigabyte of older lines, with the proxy probe and without it. The agent runs
+/// holds a gigabyte of older lines, with the proxy probe and without it, beside the cycle
+/// without the issue-12 probes that agent.toml can switch off (config lint, compose check,
+/// storage: no `compose.directory`; proxy: `service = ""`). The agent runs
 /// `diagnose --local --cycles N` (the same probes cycle after cycle, so the proxy probe reads
 /// on from its last position) while this command sends requests through nginx, so that
 /// every cycle has new lines to read; dockerd's CPU is measured beside it, because the
@@ -40,9 +42,9 @@ struct ProxyLogCommand: ParsableCommand {
         print(String(format: "nginx's json-file log: %.2f GB in %@*", Double(size) / 1e9, logPath))
 
         var results: [(label: String, run: Run)] = []
-        for (label, proxy) in [("without the proxy probe", false), ("with the proxy probe", true)] {
-            let config = try writeConfig(proxy: proxy)
-            results.append((label, try measure(config: config)))
+        for variant in Variant.allCases {
+            let config = try writeConfig(variant)
+            results.append((variant.rawValue, try measure(config: config)))
         }
         print("")
         print("| run | first cycle CPU | later cycles: median CPU | max | dockerd CPU per cycle |")
@@ -68,9 +70,9 @@ struct ProxyLogCommand: ParsableCommand {
             engineCost[label] = cpu
             print(String(format: "| %@ | %.0f ms | %.0f ms |", label, cpu, wall))
         }
-        let without = results[0].run, with = results[1].run
-        print(String(format: "BENCH proxy-log log_gb=%.2f cycles=%d rate=%.0f median_without_ms=%.1f median_with_ms=%.1f max_with_ms=%.1f dockerd_without_ms=%.1f dockerd_with_ms=%.1f dockerd_read_tail_ms=%.0f dockerd_read_since_only_ms=%.0f",
-            Double(size) / 1e9, cycles, requestRate, without.median, with.median, with.max, without.dockerdPerCycle, with.dockerdPerCycle,
+        let baseline = results[0].run, without = results[1].run, with = results[2].run
+        print(String(format: "BENCH proxy-log log_gb=%.2f cycles=%d rate=%.0f median_without_new_probes_ms=%.1f median_without_ms=%.1f median_with_ms=%.1f max_with_ms=%.1f dockerd_without_ms=%.1f dockerd_with_ms=%.1f dockerd_read_tail_ms=%.0f dockerd_read_since_only_ms=%.0f",
+            Double(size) / 1e9, cycles, requestRate, baseline.median, without.median, with.median, with.max, without.dockerdPerCycle, with.dockerdPerCycle,
             engineCost["since + tail=2000 (the probe)"] ?? 0, engineCost["since alone"] ?? 0))
     }
 
@@ -112,8 +114,23 @@ struct ProxyLogCommand: ParsableCommand {
         }
     }
 
-    func writeConfig(proxy: Bool) throws -> String {
-        let state = workDir + "/state-" + (proxy ? "with" : "without")
+    enum Variant: String, CaseIterable {
+        case withoutNewProbes = "without the issue-12 probes (no compose.directory, no proxy)"
+        case withoutProxy = "without the proxy probe"
+        case withProxy = "with the proxy probe"
+
+        var name: String {
+            switch self {
+            case .withoutNewProbes: "baseline"
+            case .withoutProxy: "without"
+            case .withProxy: "with"
+            }
+        }
+    }
+
+    func writeConfig(_ variant: Variant) throws -> String {
+        let proxy = variant == .withProxy
+        let state = workDir + "/state-" + variant.name
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let queue = queueDSN.isEmpty ? "mode = \"off\"" : "mode = \"dsn\"\ndsn = \"\(queueDSN)\""
         let text = """
@@ -126,7 +143,7 @@ struct ProxyLogCommand: ParsableCommand {
             socket = "\(dockerSocket)"
             [compose]
             project = "\(project)"
-            directory = "\(composeDirectory)"
+            \(variant == .withoutNewProbes ? "" : "directory = \"\(composeDirectory)\"")
             [queue]
             \(queue)
             [status]
@@ -136,7 +153,7 @@ struct ProxyLogCommand: ParsableCommand {
             service = "\(proxy ? "nginx" : "")"
 
             """
-        let path = workDir + "/agent-" + (proxy ? "with" : "without") + ".toml"
+        let path = workDir + "/agent-" + variant.name + ".toml"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }

@@ -34,4 +34,32 @@ import Testing
         #expect(two.count == 2 && two[0].contains("Missing QGIS image") && two[1].contains("Missing job network"), "\(two)")
         #expect(manual([:]).count == 4)
     }
+
+    @Test func theReportShowsProxyErrorRatesPerEndpointFamily() {
+        var ticket = Ticket(source: .github, title: "uploads fail", body: "", author: "u", now: Date())
+        ticket.host = "vps-1"
+        ticket.targets = [
+            Finding(.proxyErrors, severity: .critical, subject: "nginx:413", message: "nginx answered 413 …", evidence: [
+                "status": "413", "window": "15m", "files_errors": "4", "files_requests": "14", "files_percent": "28.6",
+                "files_sample": "/api/v1/files/p1/", "deltas_errors": "3", "deltas_requests": "3", "deltas_percent": "100.0",
+            ]),
+            Finding(.proxyErrors, severity: .critical, subject: "nginx:host_case", message: "QFIELDCLOUD_HOST has capitals", evidence: ["sent_host": "localhost"]),
+        ]
+        let report = TicketReport.render(ticket, mode: .fix, mentions: [])
+        #expect(report.contains("#### Proxy errors (nginx)"))
+        #expect(report.contains("| 413 | deltas | 3 | 3 | 100.0 % | 15m | — |"))
+        #expect(report.contains("| 413 | files | 4 | 14 | 28.6 % | 15m | `/api/v1/files/p1/` |"))
+        #expect(TicketReport.proxyErrorRows(ticket.targets).count == 2, "the host-case finding has no rates")
+
+        ticket.targets = [Finding(.diskHigh, severity: .warning, subject: "/", message: "disk")]
+        #expect(!TicketReport.render(ticket, mode: .fix, mentions: []).contains("Proxy errors"), "only when present")
+    }
+
+    @Test func aRenewedCertificateNginxHasNotLoadedIsReloadedWithoutAsking() {
+        let finding = Finding(.tlsMismatch, severity: .warning, subject: "nginx:certificate", message: "nginx serves …")
+        let (plan, escalate) = Playbook.builtIn.plan(for: [finding])
+        #expect(plan.steps.map(\.action) == ["reload_nginx"] && plan.steps.first?.policy == .auto && plan.steps.first?.params == [:])
+        #expect(!escalate)
+        #expect(ActionKind.reloadNginx.changesHost && !ActionKind.reloadNginx.takesService)
+    }
 }

@@ -21,6 +21,25 @@ import Testing
         #expect(ticket.priority(.builtIn) == .p0, "the most urgent finding decides")
     }
 
+    @Test func clientsThatGaveUpAloneDoNotPageButProxyRefusalsDo() {
+        // Phones on bad networks close connections (499) on a healthy server.
+        #expect(TicketPriority.of(finding(.proxyErrors, "nginx:499")) == .p2)
+        var ticket = Ticket(source: .github, title: "sync is slow", body: "", author: "u", now: Date())
+        ticket.targets = [finding(.proxyErrors, "nginx:499")]
+        #expect(ticket.priority(.builtIn) == .p2)
+        ticket.targets.append(finding(.proxyErrors, "nginx:504"))
+        #expect(ticket.priority(.builtIn) == .p0, "with 5xx beside them it pages")
+        #expect(TicketPriority.of(finding(.proxyErrors, "nginx:413")) == .p0)
+        #expect(TicketPriority.of(finding(.proxyErrors, "nginx:host_case")) == .p0)
+        #expect(TicketPriority.of(finding(.proxyErrors, "nginx:403")) == .p1, "the web login fails; QField's token sync works")
+    }
+
+    @Test func aCertificateNginxHasNotLoadedWaitsButABrokenChainPages() {
+        #expect(TicketPriority.of(Finding(.tlsMismatch, severity: .warning, subject: "nginx:certificate", message: "")) == .p1)
+        #expect(TicketPriority.of(Finding(.tlsMismatch, severity: .critical, subject: "nginx:certificate", message: "")) == .p0, "the served one expired")
+        #expect(TicketPriority.of(Finding(.tlsMismatch, severity: .critical, subject: "nginx:chain", message: "")) == .p0)
+    }
+
     @Test func aPriorityCanBeSetPerFindingInCoordinatorToml() throws {
         let reader = try ConfigReader(text: "[playbook.\"disk.high\"]\npriority = \"p0\"\n", path: "coordinator.toml")
         let config = try TicketConfig.load(from: reader)

@@ -26,6 +26,10 @@ extension SharedTestbed {
 
     @Test func theNewProbesCostLittleCPUPerCycle() async throws {
         let engine = DockerEngineClient(socketPath: env.dockerSocket)
+        let tls = try NginxTLSSide(env: env, harness: try Harness())
+        try tls.install(days: 90)
+        try tls.start()
+        defer { tls.stop() }
         let runner = SubprocessRunner()
         let compose = ComposeProject(project: env.project, directory: env.testbedDir, dockerSocket: env.dockerSocket, runner: runner)
         let database = QueueDatabase(target: .dsn(env.pgDSN), runner: runner, psql: PsqlLocator.locate())
@@ -34,6 +38,8 @@ extension SharedTestbed {
             ("docker (with process oom events)", DockerProbe(engine: engine, project: env.project, requiredServices: ["app"], diskUsage: DiskUsageCache(interval: 900))),
             ("worker", WorkerProbe(engine: engine, project: env.project, environmentFile: { compose.environmentFile() })),
             ("migrations (uncached, every cycle)", MigrationsProbe(engine: engine, project: env.project, database: database, interval: 0)),
+            ("tls (with tls.mismatch: the handshake, the nginx container and the file)",
+             TLSProbe(url: tls.url, warnDays: 14, caFile: tls.caFile, onDisk: tls.onDisk(engine))),
         ]
         let cycles = 20
         var lines: [String] = []

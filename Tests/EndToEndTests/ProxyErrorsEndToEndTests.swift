@@ -18,9 +18,9 @@ extension SharedTestbed {
 
     /// One request through nginx; a dropped connection (444) is an answer too.
     @discardableResult
-    func send(_ path: String, host: String = "localhost", method: String = "GET", bodyBytes: Int = 0) -> Int? {
+    func send(_ path: String, host: String = "localhost", method: String = "GET", bodyBytes: Int = 0, origin: String? = nil) -> Int? {
         let request = HTTPRequest(
-            method: method, url: "http://127.0.0.1:\(env.httpPort)\(path)", headers: [("Host", host)],
+            method: method, url: "http://127.0.0.1:\(env.httpPort)\(path)", headers: [("Host", host)] + (origin.map { [("Origin", $0)] } ?? []),
             body: bodyBytes > 0 ? Data(repeating: 0x61, count: bodyBytes) : nil, timeout: 15, connectTimeout: 5)
         return try? CurlHTTPClient().perform(request).status
     }
@@ -73,6 +73,32 @@ extension SharedTestbed {
         #expect(probe.linesReadLastCycle == 0)
         let again = await probe.collect()
         #expect(try #require(again.findings.first { $0.subject == "nginx:413" }).evidence["files_errors"] == "4")
+    }
+
+    /// #1083, #1201: an external proxy terminates TLS and talks http to the bundled nginx, so
+    /// Django sees http while the browser's Origin says https, and refuses the login form.
+    @Test func djangosCSRFRefusalsBehindATLSTerminatingProxyAreCountedWithWhatToSet() async throws {
+        let probe = ProxyErrorsProbe(engine: engine, project: env.project, host: "localhost", window: 900, errorPercent: 5, minimumErrors: 3)
+        defer { _ = try? env.run("docker-compose", ["up", "-d", "--no-deps", "--force-recreate", "nginx"]) }
+        _ = await probe.collect()
+
+        #expect(send("/accounts/login/", method: "POST", bodyBytes: 40, origin: "http://localhost") == 200, "the origin Django sees passes")
+        for _ in 0..<3 { #expect(send("/accounts/login/", method: "POST", bodyBytes: 40, origin: "https://localhost") == 403) }
+        // A 403 from the API is one user's permission answer, not CSRF: not counted.
+        #expect(send("/api/v1/projects/", method: "GET") == 404)
+
+        var findings: [Finding] = []
+        try await env.waitUntilAsync("the probe sees the refusals", timeout: 30) {
+            let result = await probe.collect()
+            if let error = result.error { throw HarnessError(error) }
+            findings += result.findings
+            return findings.contains { $0.subject == "nginx:403" }
+        }
+        let csrf = try #require(findings.last { $0.subject == "nginx:403" })
+        #expect(csrf.code == "proxy.errors" && csrf.severity == .warning)
+        #expect(csrf.evidence["other_errors"] == "3" && csrf.evidence["other_sample"] == "/accounts/login/")
+        #expect(csrf.message.contains("X-Forwarded-Proto: https") && csrf.message.contains("CSRF_TRUSTED_ORIGINS"))
+        #expect(!findings.contains { $0.subject == "nginx:404" })
     }
 
     @Test func anUppercaseHostPassesAsConfiguredButTheLowercasedProbeCatchesIt() async throws {

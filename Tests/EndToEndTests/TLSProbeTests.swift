@@ -38,5 +38,12 @@ import Testing
         #expect(untrusted.verificationError != nil)
         #expect(untrusted.daysLeft != nil, "the expiry is still read without verification")
         #expect(public_.findings(untrusted).map(\.code) == ["tls.invalid"])
+        // The chain stops at a certificate whose issuer it does not carry: named, for #956.
+        let served = ServedChain.fetch(url: url, caFile: nil)
+        let caName = try CertificateFacts(ca.certificate).subject
+        #expect(served.certificates.count == 1 && served.certificates.first?.issuer == caName)
+        let invalid = try #require(public_.findings(public_.status(served), chain: served.certificates).first)
+        #expect(invalid.evidence["unserved_issuer"] == caName, "\(invalid.evidence)")
+        #expect(invalid.message.contains("fullchain.pem"))
     }
 }

@@ -115,6 +115,20 @@ import Testing
         #expect(window.errors[.init(status: 444, family: .files)] == 1)
     }
 
+    @Test func djangosCSRFRefusalsOfFormPostsCountButAPIPermissionAnswersDoNot() throws {
+        var window = ProxyErrorWindow(length: 900)
+        let time = at("2026-11-30T02:00:00Z")
+        let login = try #require(AccessLogEntry.parse(#"10.0.0.2 - - [30/Nov/2026:02:00:00 +0000] "POST /accounts/login/ HTTP/1.1" 403 2491 "https://qfield.example.org/accounts/login/" "Firefox""#))
+        #expect(login.method == "POST")
+        window.record(login, at: time, host: nil)
+        window.record(AccessLogEntry(status: 403, path: "/admin/core/job/", host: nil, method: "GET"), at: time, host: nil)
+        window.record(AccessLogEntry(status: 403, path: "/api/v1/projects/p/", host: nil, method: "DELETE"), at: time, host: nil)
+        let json = try #require(AccessLogEntry.parse(#"{"method":"POST","status":403,"uri":"/admin/login/","host":"qfield.example.org"}"#))
+        window.record(json, at: time, host: nil)
+        #expect(window.errors[.init(status: 403, family: .other)] == 2, "the two form posts; not the GET, not the API's DELETE")
+        #expect(window.requests[.other] == 4)
+    }
+
     @Test func minutesOutsideTheWindowAreForgotten() {
         var window = ProxyErrorWindow(length: 600)
         window.record(entry(502, "/api/v1/status/"), at: at("2026-11-30T02:00:00Z"), host: nil)

@@ -9,7 +9,7 @@ struct RunActionCommand: AsyncParsableCommand {
         abstract: "Send one catalog action to agent NAME and print the plan, before/after and verification.",
         discussion: """
             Actions: collect_logs (service, lines), restart_service (service), start_service (service), \
-            recreate_service (service), prune_docker, fail_stuck_jobs (older_than). With --dry-run the \
+            recreate_service (service), prune_docker, fail_stuck_jobs (older_than), reload_nginx. With --dry-run the \
             agent only says exactly what it would do. The agent's policy and budgets apply; it may refuse.
             """)
 

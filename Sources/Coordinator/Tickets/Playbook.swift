@@ -34,6 +34,8 @@ struct Playbook: Sendable, Equatable {
         switch action {
         case .restartService, .startService, .pruneDocker, .diagnose, .collectLogs: .auto
         case .recreateService, .failStuckJobs: .approve
+        // nginx -t first, a graceful reload, checked by the certificate served afterwards.
+        case .reloadNginx: .auto
         }
     }
 
@@ -178,6 +180,12 @@ struct Playbook: Sendable, Equatable {
             Entry(steps: [], policy: nil, manual: [
             "Back up the database, then `docker compose exec app python manage.py migrate`; `docker compose exec app python manage.py showmigrations --plan` lists what is applied.",
             "If migrate fails on privileges, the database role in .env (POSTGRES_USER) needs to own the schema (QFieldCloud #1469).",
+        ])
+        // A renewed certificate nginx has not loaded: a verified reload (never a restart).
+        case .tlsMismatch:
+            Entry(steps: [t(.reloadNginx)], policy: nil, manual: [
+            "Compare what is served with the file (serials, dates and fingerprints in the evidence): `openssl s_client -connect HOST:443 -servername HOST </dev/null | openssl x509 -noout -serial -enddate` and `openssl x509 -in FILE -noout -serial -enddate`.",
+            "If the file on disk is not the renewed one, point QFIELDCLOUD_TLS_CERT in .env at it (Let's Encrypt: /etc/letsencrypt/live/<host>/fullchain.pem), then `docker compose up -d nginx`.",
         ])
         }
     }

@@ -27,12 +27,28 @@ enum TicketPriority: String, Codable, Sendable, CaseIterable, Comparable {
         case .queueStuck, .queueBacklogGrowing, .agentOffline, .queueQueryFailed: .p1
         case .queueBacklog, .diskHigh, .diskInodesHigh, .diskFullPredicted, .memoryHigh, .tlsExpiring: .p2
         case .serviceFailed: .p2
-        // Users' own requests fail at the proxy: they cannot sync.
-        case .proxyErrors: .p0
+        // Users' own requests fail at the proxy: they cannot sync. Except: clients that gave
+        // up (499) are phones on bad networks as often as a slow server, so 499s alone do not
+        // page; Django's CSRF 403s stop the web login, while QField (token auth) still syncs.
+        case .proxyErrors: proxyErrors(status: finding.subject.split(separator: ":").last.map(String.init) ?? "")
         case .configInvalid, .composeInvalid: .p2
         // Jobs fail or cannot start: packages and deltas wait, sync itself works.
         case .jobsFailing, .workerCannotStart, .processOOMKilled: .p1
         case .migrationsPending: .p2
+        // A chain clients cannot verify stops Android phones at once; an old certificate
+        // still served works until it expires (then tls.invalid pages on its own).
+        case .tlsMismatch: finding.subject.hasSuffix(":chain") || finding.severity == .critical ? .p0 : .p1
+        }
+    }
+}
+
+extension TicketPriority {
+    /// proxy.errors by its status code (the subject's `nginx:<status>`).
+    static func proxyErrors(status: String) -> TicketPriority {
+        switch status {
+        case "499": .p2
+        case "403": .p1
+        default: .p0
         }
     }
 }

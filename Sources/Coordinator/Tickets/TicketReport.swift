@@ -79,6 +79,15 @@ enum TicketReport {
             }
         }
 
+        let proxyRows = proxyErrorRows(findings)
+        if !proxyRows.isEmpty {
+            out.append("")
+            out.append("#### Proxy errors (nginx)")
+            out.append("| status | endpoints | errors | of requests | rate | window | example |")
+            out.append("|---|---|---|---|---|---|---|")
+            out += proxyRows
+        }
+
         if let unchecked = t.latest?.notChecked, !unchecked.isEmpty {
             out.append("")
             out.append("#### Not checked")
@@ -179,6 +188,22 @@ enum TicketReport {
         }
         let f1 = TicketEngine.actionable(before.findings).count, f2 = TicketEngine.actionable(after.findings).count
         rows.append("| findings | \(f1) | \(f2) |")
+        return rows
+    }
+
+    /// The numbers behind proxy.errors findings, one row per status and endpoint family,
+    /// read from the finding's evidence (`<family>_errors`, `_requests`, `_percent`, `_sample`).
+    static func proxyErrorRows(_ findings: [Finding]) -> [String] {
+        var rows: [String] = []
+        for finding in findings where finding.kind == .proxyErrors {
+            guard let status = finding.evidence["status"] else { continue }
+            let families = finding.evidence.keys.filter { $0.hasSuffix("_errors") }.map { String($0.dropLast("_errors".count)) }.sorted()
+            for family in families {
+                let value = { (suffix: String) in finding.evidence["\(family)_\(suffix)"] ?? "—" }
+                let sample = finding.evidence["\(family)_sample"].map { "`\(escape($0))`" } ?? "—"
+                rows.append("| \(escape(status)) | \(escape(family)) | \(value("errors")) | \(value("requests")) | \(value("percent")) % | \(finding.evidence["window"] ?? "—") | \(sample) |")
+            }
+        }
         return rows
     }
 

@@ -18,6 +18,18 @@ struct ActionContext: Sendable {
     var policy: ActionPolicy
     var stuckJobAfter: TimeInterval
     var commandID: String
+    /// What reload_nginx reloads and checks; nil without `[tls] url`.
+    var tls: TLSTarget? = nil
+}
+
+/// The public address whose served certificate must match the file on disk.
+struct TLSTarget: Sendable {
+    var url: String
+    /// Extra CA (tests, private installs); nil = the system store.
+    var caFile: String?
+    var onDisk: CertificateOnDisk
+    /// How long a reload may take until the new certificate is served.
+    var verifyTimeout: TimeInterval = 30
 }
 
 /// One entry of the compiled-in catalog. `plan` checks the parameters and says exactly what

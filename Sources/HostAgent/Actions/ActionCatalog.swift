@@ -5,6 +5,7 @@ import Shared
 enum ActionCatalog {
     static let actions: [any Action] = [
         CollectLogsAction(), RestartServiceAction(), StartServiceAction(), RecreateServiceAction(), PruneDockerAction(), FailStuckJobsAction(),
+        ReloadNginxAction(),
     ]
 
     static let names: Set<String> = Set(actions.map(\.name) + [ActionKind.diagnose.rawValue])

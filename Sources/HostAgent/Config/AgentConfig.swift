@@ -18,6 +18,9 @@ struct AgentConfig: Sendable {
     var queue: Queue
     var status: Status?
     var tlsURL: String?
+    /// `[tls] certificate_file`: the host path of the certificate nginx serves; nil = derived
+    /// from the nginx container (QFIELDCLOUD_TLS_CERT through its mounts).
+    var tlsCertificateFile: String?
     /// The object storage's public address, checked as a phone reaches it (`[storage] public_url`).
     var storagePublicURL: String?
     /// The compose service whose log holds nginx's access log; nil = not read.
@@ -130,6 +133,10 @@ struct AgentConfig: Sendable {
         if let tlsURL, !tlsURL.hasPrefix("https://") {
             throw reader.fail("tls.url", "tls.url must start with https://, e.g. url = \"https://qfield.example.org\"")
         }
+        let tlsCertificateFile = try reader.string("tls.certificate_file")
+        if let tlsCertificateFile, !tlsCertificateFile.hasPrefix("/") {
+            throw reader.fail("tls.certificate_file", "tls.certificate_file must be an absolute path, e.g. certificate_file = \"/opt/qfieldcloud/conf/nginx/certs/qfield.example.org.pem\"")
+        }
         let storagePublicURL = try reader.string("storage.public_url")
         if let storagePublicURL, !(storagePublicURL.hasPrefix("http://") || storagePublicURL.hasPrefix("https://")) {
             throw reader.fail("storage.public_url", "storage.public_url must be an http(s) URL, e.g. public_url = \"https://storage.qfield.example.org\"")
@@ -155,6 +162,7 @@ struct AgentConfig: Sendable {
             queue: queue,
             status: status,
             tlsURL: tlsURL,
+            tlsCertificateFile: tlsCertificateFile,
             storagePublicURL: storagePublicURL,
             proxyService: proxyService.isEmpty ? nil : proxyService,
             actions: actions)
@@ -181,7 +189,13 @@ struct AgentConfig: Sendable {
     func actionContext(agent: String, runner: any CommandRunner = SubprocessRunner()) -> ActionContext {
         ActionContext(
             agent: agent, engine: dockerEngine, compose: composeProject(runner: runner), queue: queueDatabase(runner: runner),
-            policy: actions, stuckJobAfter: thresholds.stuckJobAfter, commandID: "")
+            policy: actions, stuckJobAfter: thresholds.stuckJobAfter, commandID: "",
+            tls: tlsURL.map { TLSTarget(url: $0, onDisk: certificateOnDisk) })
+    }
+
+    /// The certificate file nginx serves (tls.mismatch, reload_nginx).
+    var certificateOnDisk: CertificateOnDisk {
+        CertificateOnDisk(configuredPath: tlsCertificateFile, engine: dockerEngine, project: compose.project, service: proxyService ?? "nginx")
     }
 
     /// Who this agent is, or the error that says how to enroll.
@@ -293,6 +307,12 @@ enum AgentConfigTemplate {
         # [tls]
         # The public address whose certificate (and chain) QField clients check.
         # url = "https://qfield.example.org"
+        # The certificate file nginx serves, compared with what the address serves
+        # (tls.mismatch: a renewed certificate nginx has not loaded, or a shorter chain).
+        # Default: QFIELDCLOUD_TLS_CERT of the nginx container, through its mounts, e.g.
+        # <install>/conf/nginx/certs/<host>.pem or
+        # <install>/conf/certbot/conf/live/<host>/fullchain.pem. With neither, no comparison.
+        # certificate_file = "/opt/qfieldcloud/conf/nginx/certs/qfield.example.org.pem"
 
         # [storage]
         # The object storage named in .env (STORAGES) is checked from inside the app container,

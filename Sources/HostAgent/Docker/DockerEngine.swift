@@ -104,11 +104,19 @@ struct DockerContainerState: Sendable, Equatable {
     var environment: [String] = []
     /// The image ID the container runs (`Image`, sha256:…), not its name.
     var imageID: String = ""
+    /// `Mounts`: where the container's paths come from on the host.
+    var mounts: [DockerMount] = []
 
     /// The value of one variable of Config.Env.
     func environmentValue(_ name: String) -> String? {
         environment.first { $0.hasPrefix(name + "=") }.map { String($0.dropFirst(name.count + 1)) }
     }
+}
+
+/// One of a container's `Mounts`: a bind mount's host directory, or a volume's `_data`.
+struct DockerMount: Sendable, Equatable {
+    var source: String
+    var destination: String
 }
 
 struct DockerImage: Sendable, Equatable {

@@ -47,7 +47,11 @@ enum DockerJSON {
             tty: config["Tty"] as? Bool ?? false,
             memoryLimit: Int64(hostConfig["Memory"] as? Int ?? 0),
             environment: config["Env"] as? [String] ?? [],
-            imageID: object["Image"] as? String ?? "")
+            imageID: object["Image"] as? String ?? "",
+            mounts: (object["Mounts"] as? [[String: Any]] ?? []).compactMap { mount in
+                guard let source = mount["Source"] as? String, let destination = mount["Destination"] as? String else { return nil }
+                return DockerMount(source: source, destination: destination)
+            })
     }
 
     /// `GET /images/{name}/json`.

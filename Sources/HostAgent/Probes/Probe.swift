@@ -86,7 +86,12 @@ struct ProbeSet: Sendable {
         if config.compose.directory != nil || config.storagePublicURL != nil {
             probes.append(StorageProbe(compose: config.composeProject(runner: runner), engine: config.dockerEngine, publicURL: config.storagePublicURL))
         }
-        if let url = config.tlsURL { probes.append(TLSProbe(url: url, warnDays: thresholds.tlsDays)) }
+        if let url = config.tlsURL {
+            // With an external proxy (`[proxy] service = ""`) only a configured file is compared.
+            let compare = config.proxyService != nil || config.tlsCertificateFile != nil
+            probes.append(TLSProbe(
+                url: url, warnDays: thresholds.tlsDays, onDisk: compare ? config.certificateOnDisk : nil, service: config.proxyService ?? "nginx"))
+        }
         if let directory = config.compose.directory {
             probes.append(ConfigProbe(directory: directory, interval: config.compose.envCheckInterval))
             probes.append(ComposeProbe(compose: config.composeProject(runner: runner), interval: config.compose.configCheckInterval))

@@ -1,7 +1,8 @@
 import Foundation
 import Shared
 
-/// nginx's answers as users get them: rates of 413, 444, 499 and 5xx per endpoint family,
+/// nginx's answers as users get them: rates of 413, 444, 499 and 5xx per endpoint family
+/// (and of Django's CSRF 403s on its web forms),
 /// read from the nginx container's log through the Engine API (QFieldCloud's nginx writes its
 /// access log to stdout, which the json-file driver keeps). Each cycle asks only for lines
 /// newer than the last one it read (`since=`), never for the log from its start.
@@ -140,6 +141,8 @@ struct ProxyErrorsProbe: Probe {
     /// What the operator does next, per status code.
     static func nextStep(status: Int) -> String {
         switch status {
+        case 403:
+            "Django refused form posts (login, admin) with 403: CSRF \"Origin checking failed\", the browser's Origin (https://HOST) is not the origin Django sees. Behind an external reverse proxy that terminates TLS (QFieldCloud #1083, #1201), make it pass the public Host unchanged and `X-Forwarded-Proto: https` (nginx: `proxy_set_header Host $host; proxy_set_header X-Forwarded-Proto $scheme;`), which QFieldCloud reads through SECURE_PROXY_SSL_HEADER. If users reach the server under another name than QFIELDCLOUD_HOST, that origin (e.g. https://qfield.example.org) must be in Django's CSRF_TRUSTED_ORIGINS, which QFieldCloud's settings do not read from .env: prefer making that name QFIELDCLOUD_HOST. Confirm with `docker compose logs --tail 200 app | grep -i csrf`."
         case 413:
             "uploads are larger than a proxy accepts. Raise NGINX_CLIENT_MAX_BODY_SIZE in .env (nginx's client_max_body_size, QFieldCloud's default 10g) and the body limit of any reverse proxy in front of nginx, then `docker compose up -d nginx`."
         case 444:

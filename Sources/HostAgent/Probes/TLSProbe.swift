@@ -11,32 +11,50 @@ struct TLSProbe: Probe {
     var caFile: String?
     var now: @Sendable () -> Date = { Date() }
 
+    /// The certificate file nginx is configured with; nil = the served certificate is not
+    /// compared with the one on disk (tls.mismatch).
+    var onDisk: CertificateOnDisk?
+    var service = "nginx"
+
     func collect() async -> ProbeResult {
-        let status = check()
-        return ProbeResult(section: .tls(status), findings: findings(status), error: status.notAfter == nil ? status.verificationError : nil)
+        let served = ServedChain.fetch(url: url, caFile: caFile)
+        let status = status(served)
+        var findings = findings(status, chain: served.certificates)
+        var error = status.notAfter == nil ? status.verificationError : nil
+        let comparison = compare(served.certificates)
+        findings += comparison.findings
+        error = error ?? comparison.error
+        return ProbeResult(section: .tls(status), findings: findings, error: error, fix: comparison.error == nil ? nil : comparison.fix)
+    }
+
+    /// tls.mismatch against the file on disk. An install that does not say which file nginx
+    /// serves (no QFIELDCLOUD_TLS_CERT, as before QFieldCloud's 2024 certificate settings, and
+    /// no `[tls] certificate_file`) is not compared, and that is no failure to look: the
+    /// report would otherwise keep every such host "not checked" for ever. A file that is
+    /// named but cannot be read is one.
+    func compare(_ served: [CertificateFacts]) -> (findings: [Finding], error: String?, fix: String?) {
+        guard let onDisk, !served.isEmpty else { return ([], nil, nil) }
+        do {
+            let disk = try onDisk.read()
+            return (TLSMismatchRule(url: url, service: service, now: now()).findings(served: served, disk: disk), nil, nil)
+        } catch {
+            if case .notFound = error { return ([], nil, nil) }
+            return ([], "cannot compare the served certificate with the one on disk: \(error.description)",
+                    "check that file, or set `[tls] certificate_file` in agent.toml to the certificate file nginx serves")
+        }
     }
 
     func check() -> TLSStatus {
-        var request = HTTPRequest(url: url, timeout: 15, connectTimeout: 5)
-        request.captureCertificates = true
-        // Only the handshake matters: stop reading at the first bytes of the body.
-        let stopAtBody: (Data) -> Bool = { _ in false }
-        var verificationError: String?
-        var chain: [[String: String]] = []
-        do {
-            chain = try CurlHTTPClient(tls: CurlTLSOptions(caFile: caFile)).perform(request, onChunk: stopAtBody).certificates
-        } catch {
-            verificationError = error.description
-            if let unverified = try? CurlHTTPClient(tls: CurlTLSOptions(verifyPeer: false)).perform(request, onChunk: stopAtBody) {
-                chain = unverified.certificates
-            }
-        }
-        let notAfter = chain.first?["Expire date"].flatMap(Self.parseCurlDate)
-        return TLSStatus(
-            url: url, notAfter: notAfter, daysLeft: notAfter.map { $0.timeIntervalSince(now()) / 86_400 }, verificationError: verificationError)
+        status(ServedChain.fetch(url: url, caFile: caFile))
     }
 
-    func findings(_ status: TLSStatus) -> [Finding] {
+    func status(_ served: ServedChain) -> TLSStatus {
+        let notAfter = served.certificates.first?.notAfter ?? served.leafExpiry
+        return TLSStatus(
+            url: url, notAfter: notAfter, daysLeft: notAfter.map { $0.timeIntervalSince(now()) / 86_400 }, verificationError: served.verificationError)
+    }
+
+    func findings(_ status: TLSStatus, chain: [CertificateFacts] = []) -> [Finding] {
         var findings: [Finding] = []
         var evidence = ["url": status.url]
         if let notAfter = status.notAfter { evidence["not_after"] = WireDate.format(notAfter) }
@@ -50,8 +68,14 @@ struct TLSProbe: Probe {
         }
         if let error = status.verificationError {
             evidence["error"] = error
-            findings.append(Finding(.tlsInvalid, severity: .critical, subject: status.url,
-                message: "clients that verify certificates (QField does) refuse \(status.url): \(error)", evidence: evidence))
+            var message = "clients that verify certificates (QField does) refuse \(status.url): \(error)"
+            // The chain stops at an intermediate whose issuer it does not carry (QFieldCloud #956).
+            if error.contains("local issuer"), let issuer = ServedChain.unservedIssuer(chain) {
+                evidence["served_chain"] = String(chain.count)
+                evidence["unserved_issuer"] = issuer
+                message += ". The served chain (\(chain.count) certificate\(chain.count == 1 ? "" : "s")) ends at one issued by \(issuer), which it does not carry: if that is an intermediate CA (not a root clients trust), serve the full chain (Let's Encrypt: QFIELDCLOUD_TLS_CERT=/etc/letsencrypt/live/<host>/fullchain.pem, not cert.pem; a bought certificate: append the CA's intermediate to the file), then reload nginx"
+            }
+            findings.append(Finding(.tlsInvalid, severity: .critical, subject: status.url, message: message, evidence: evidence))
         }
         return findings
     }

@@ -8,6 +8,8 @@ struct AccessLogEntry: Sendable, Equatable {
     var path: String
     /// `$http_host`; only the json-logger format has it.
     var host: String?
+    /// The request's method; nil when nginx could not parse the request line.
+    var method: String? = nil
 
     var family: EndpointFamily { EndpointFamily(path: path[...]) }
 
@@ -28,15 +30,17 @@ struct AccessLogEntry: Sendable, Equatable {
         let request = line[afterOpen..<close].split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
         // A request nginx could not parse is logged as "-" or raw bytes: no path to classify.
         let path = request.count >= 2 ? request[1] : "-"
+        let method = request.count >= 2 ? String(request[0]) : nil
         let rest = line[line.index(after: close)...].drop { $0 == " " }
         guard let status = Int(rest.prefix { $0 != " " }), (100...999).contains(status) else { return nil }
-        return AccessLogEntry(status: status, path: String(path), host: nil)
+        return AccessLogEntry(status: status, path: String(path), host: nil, method: method)
     }
 
     static func parseJSON(_ line: Substring) -> AccessLogEntry? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
               let status = object["status"] as? Int else { return nil }
         let host = object["host"] as? String
-        return AccessLogEntry(status: status, path: object["uri"] as? String ?? "-", host: host?.isEmpty == true ? nil : host)
+        return AccessLogEntry(
+            status: status, path: object["uri"] as? String ?? "-", host: host?.isEmpty == true ? nil : host, method: object["method"] as? String)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Requests and proxy errors (413, 444, 499, 5xx) per endpoint family over a sliding window
+/// Requests and proxy errors (403 on Django's forms, 413, 444, 499, 5xx) per endpoint family over a sliding window
 /// of log time, kept in one-minute buckets so that a cycle adds only its new lines.
 struct ProxyErrorWindow: Sendable, Equatable {
     struct Key: Sendable, Hashable, Comparable {
@@ -28,6 +28,15 @@ struct ProxyErrorWindow: Sendable, Equatable {
         status == 413 || status == 444 || status == 499 || (500...599).contains(status)
     }
 
+    /// Django's CSRF refusal as nginx logs it: a 403 to a form post on the web pages (login,
+    /// admin), where behind an external proxy the Origin's scheme or host does not match the
+    /// request Django sees (QFieldCloud #1083, #1201). A 403 from the API is a permission
+    /// answer to one user (QField authenticates with a token, which CSRF does not concern).
+    static func isCSRFRefusal(_ entry: AccessLogEntry) -> Bool {
+        guard entry.status == 403, let method = entry.method?.uppercased() else { return false }
+        return !["GET", "HEAD", "OPTIONS", "TRACE"].contains(method) && !entry.path.hasPrefix("/api/")
+    }
+
     /// Counts one request. `host` is QFIELDCLOUD_HOST: a 444 is counted only for QFieldCloud's
     /// own endpoints or when its Host differs from it only in case — scanners that reach
     /// the server by IP are dropped with 444 all day and are no fault.
@@ -35,7 +44,7 @@ struct ProxyErrorWindow: Sendable, Equatable {
         let family = entry.family
         let minute = time.seconds / 60
         buckets[minute, default: Bucket()].requests[family, default: 0] += 1
-        guard Self.isProxyError(entry.status) else { return }
+        guard Self.isProxyError(entry.status) || Self.isCSRFRefusal(entry) else { return }
         if entry.status == 444, family == .other {
             guard let logged = entry.host, let host, logged.lowercased() == host.lowercased() else { return }
         }

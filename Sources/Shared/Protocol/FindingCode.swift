@@ -38,6 +38,8 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
     case workerCannotStart = "worker.cannot_start"
     case processOOMKilled = "process.oom_killed"
     case migrationsPending = "migrations.pending"
+    /// nginx serves another certificate (or a shorter chain) than the newest one on disk.
+    case tlsMismatch = "tls.mismatch"
 
     public enum Origin: Sendable { case agent, coordinator }
 
@@ -52,7 +54,7 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
         case .diskFullPredicted, .queueBacklogGrowing, .serviceCrashloop, .agentOffline:
             .coordinator
         case .proxyErrors, .configInvalid, .composeInvalid,
-             .jobsFailing, .workerCannotStart, .processOOMKilled, .migrationsPending:
+             .jobsFailing, .workerCannotStart, .processOOMKilled, .migrationsPending, .tlsMismatch:
             .agent
         }
     }
@@ -67,12 +69,15 @@ public enum ActionKind: String, Codable, Sendable, CaseIterable {
     case recreateService = "recreate_service"
     case pruneDocker = "prune_docker"
     case failStuckJobs = "fail_stuck_jobs"
+    /// `nginx -t`, then `nginx -s reload` in the proxy container; verified by the certificate
+    /// it then serves.
+    case reloadNginx = "reload_nginx"
 
     /// Whether it takes a `service` parameter.
     public var takesService: Bool {
         switch self {
         case .collectLogs, .restartService, .startService, .recreateService: true
-        case .diagnose, .pruneDocker, .failStuckJobs: false
+        case .diagnose, .pruneDocker, .failStuckJobs, .reloadNginx: false
         }
     }
 
@@ -80,7 +85,7 @@ public enum ActionKind: String, Codable, Sendable, CaseIterable {
     public var takesContainer: Bool {
         switch self {
         case .restartService, .startService: true
-        case .diagnose, .collectLogs, .recreateService, .pruneDocker, .failStuckJobs: false
+        case .diagnose, .collectLogs, .recreateService, .pruneDocker, .failStuckJobs, .reloadNginx: false
         }
     }
 
@@ -88,7 +93,7 @@ public enum ActionKind: String, Codable, Sendable, CaseIterable {
     public var changesHost: Bool {
         switch self {
         case .diagnose, .collectLogs: false
-        case .restartService, .startService, .recreateService, .pruneDocker, .failStuckJobs: true
+        case .restartService, .startService, .recreateService, .pruneDocker, .failStuckJobs, .reloadNginx: true
         }
     }
 }

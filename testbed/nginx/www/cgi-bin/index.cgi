@@ -44,12 +44,25 @@ if ! timeout 1 nslookup app >/dev/null 2>&1; then
   printf 'Status: 502 Bad Gateway\r\nContent-Type: text/html\r\n\r\n<h1>502 Bad Gateway</h1>\n'
   exit 0
 fi
-timeout "$(seconds "${NGINX_PROXY_READ_TIMEOUT:-300s}")" wget -q -O /tmp/body.$$ --header "Host: ${HTTP_HOST}" "http://app:8000${REQUEST_URI}"
+# As QFieldCloud's nginx: the method and body, Host, the client's Origin, and its own scheme
+# as X-Forwarded-Proto (this server speaks http: behind an external TLS proxy, that is what
+# Django sees).
+set -- -q -O /tmp/body.$$ --header "Host: ${HTTP_HOST}" --header "X-Forwarded-Proto: http"
+[ -n "$HTTP_ORIGIN" ] && set -- "$@" --header "Origin: ${HTTP_ORIGIN}"
+[ "$REQUEST_METHOD" = POST ] && set -- "$@" --post-data "$(head -c "${CONTENT_LENGTH:-0}")"
+timeout "$(seconds "${NGINX_PROXY_READ_TIMEOUT:-300s}")" wget "$@" "http://app:8000${REQUEST_URI}" 2>/tmp/error.$$
 rc=$?
+# wget fails on the app's own 4xx/5xx ("server returned error: HTTP/1.1 403 Forbidden"):
+# nginx passes those on as they are.
+upstream=$(sed -n 's/.*server returned error: HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' /tmp/error.$$ | head -n 1)
+rm -f /tmp/error.$$
 if [ "$rc" = 0 ]; then
   access_log 200 "$(wc -c </tmp/body.$$)"
   printf 'Content-Type: application/json\r\n\r\n'
   cat /tmp/body.$$
+elif [ -n "$upstream" ]; then
+  access_log "$upstream" 0
+  printf 'Status: %s Upstream\r\nContent-Type: text/html\r\n\r\n<h1>%s</h1>\n' "$upstream" "$upstream"
 elif [ "$rc" = 143 ]; then
   access_log 504 167
   printf 'Status: 504 Gateway Time-out\r\nContent-Type: text/html\r\n\r\n<h1>504 Gateway Time-out</h1>\n'
