@@ -9,8 +9,8 @@
 #   scripts/fuzz.sh                 every target, 60 s each
 #   scripts/fuzz.sh health 300      one target for 300 s
 #
-# Targets: health, enroll, command, toml, pem (Shared); docker, psql, logs (agent); webhook
-# (coordinator). ParserEntryPoint.targetNames lists the same; a test checks that.
+# Targets: health, enroll, command, toml, pem (Shared); docker, psql, logs (agent); webhook,
+# alertmanager, glitchtip (coordinator). ParserEntryPoint.targetNames lists the same; a test checks that.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,7 +18,7 @@ cd "$repo"
 
 die() { printf 'fuzz.sh: %s\n' "$*" >&2; exit 1; }
 
-targets=(health enroll command toml pem docker psql logs webhook)
+targets=(health enroll command toml pem docker psql logs webhook alertmanager glitchtip)
 seconds=60
 if [ $# -ge 1 ]; then
   printf '%s\n' "${targets[@]}" | grep -qx -- "$1" || die "unknown target $1; one of: ${targets[*]}"

@@ -78,5 +78,5 @@ public struct ParserEntryPoint: Sendable {
 
     /// Every fuzz target's name, in this module and in the agent's and coordinator's lists:
     /// Fuzz/corpus and Fuzz/crashes hold one directory per name (scripts/fuzz.sh lists the same).
-    public static let targetNames = ["health", "enroll", "command", "toml", "pem", "docker", "psql", "logs", "webhook"]
+    public static let targetNames = ["health", "enroll", "command", "toml", "pem", "docker", "psql", "logs", "webhook", "alertmanager", "glitchtip"]
 }
