@@ -117,6 +117,14 @@ enum AlertFixtures {
     @Test func goNanosecondTimesAndOldAlertmanagersWithoutFingerprintsAreRead() throws {
         #expect(AlertTime.parse("2026-11-29T23:47:37.173456789Z") != nil)
         #expect(AlertTime.parse("2026-11-29T23:47:37+01:00") != nil)
+        #expect(AlertTime.parse("2026-11-29T23:47:37.173Z") == AlertTime.parse("2026-11-29T23:47:37.173456789Z"))
+        #expect(AlertTime.parse("2026-11-29T22:47:37Z") == AlertTime.parse("2026-11-29T23:47:37+01:00"))
+        // What the fuzzer found: a long fractional run made ICU's parser divide by zero
+        // (SIGFPE, the coordinator gone). Anything but the RFC 3339 shape is no time.
+        #expect(AlertTime.parse("2026-11-29T23:47:37." + String(repeating: "7", count: 80) + "Z") == nil)
+        for bad in ["0001-01-01T002481a", "2026-11-29 23:47:37Z", "2026-11-29T23:47:37", "2026-11-29T23:47:37+0100", "2026-11-29T23:47:37.Z", "２026-11-29T23:47:37Z"] {
+            #expect(AlertTime.parse(bad) == nil, "\(bad)")
+        }
         let old = try AlertFixtures.edited("alertmanager-webhook-firing") { body in
             var alert = (body["alerts"] as! [[String: Any]])[0]
             alert["fingerprint"] = nil

@@ -42,20 +42,40 @@ struct IngestInputError: Error, CustomStringConvertible, Equatable {
 }
 
 /// RFC 3339 times as Alertmanager writes them (fractional seconds or not; `0001-01-01T00:00:00Z` = unset).
+///
+/// Only the exact RFC 3339 shape reaches the date formatter, with at most three fractional
+/// digits: Go prints nanoseconds, and ICU's parser crashes the process (SIGFPE) on a long run
+/// of fractional digits — the alertmanager fuzz target found it (Fuzz/crashes/alertmanager).
 enum AlertTime {
     static func parse(_ text: String?) -> Date? {
-        guard let text, !text.isEmpty, !text.hasPrefix("0001-01-01") else { return nil }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = fractional.date(from: text) { return date }
-        let plain = ISO8601DateFormatter()
-        plain.formatOptions = [.withInternetDateTime]
-        if let date = plain.date(from: text) { return date }
-        // Go prints nanoseconds (9 digits), which the formatter refuses: keep milliseconds.
-        if let dot = text.firstIndex(of: "."), let zone = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }) {
-            let digits = text[text.index(after: dot)..<zone].prefix(3)
-            return fractional.date(from: String(text[..<dot]) + "." + digits + String(text[zone...]))
+        guard let text, !text.hasPrefix("0001-01-01"), let normalized = normalize(text) else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = normalized.contains(".") ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
+        return formatter.date(from: normalized)
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` with the fraction cut to milliseconds, or nil
+    /// for anything else.
+    static func normalize(_ text: String) -> String? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes.count <= 64 else { return nil }
+        func digits(_ range: Range<Int>) -> Bool { range.allSatisfy { bytes[$0] >= 0x30 && bytes[$0] <= 0x39 } }
+        guard digits(0..<4), bytes[4] == 0x2d, digits(5..<7), bytes[7] == 0x2d, digits(8..<10), bytes[10] == 0x54 || bytes[10] == 0x74,
+              digits(11..<13), bytes[13] == 0x3a, digits(14..<16), bytes[16] == 0x3a, digits(17..<19) else { return nil }
+        var index = 19
+        var fraction = ""
+        if bytes[index] == 0x2e {
+            let start = index + 1
+            index = start
+            while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 { index += 1 }
+            guard index > start, index - start <= 9 else { return nil }
+            fraction = "." + String(decoding: bytes[start..<min(index, start + 3)], as: UTF8.self)
         }
-        return nil
+        let zone = Array(bytes[index...])
+        let zoneOK = zone == [0x5a] || zone == [0x7a]
+            || (zone.count == 6 && (zone[0] == 0x2b || zone[0] == 0x2d) && zone[3] == 0x3a
+                && [1, 2, 4, 5].allSatisfy { zone[$0] >= 0x30 && zone[$0] <= 0x39 })
+        guard zoneOK else { return nil }
+        return String(decoding: bytes[0..<19], as: UTF8.self).uppercased() + fraction + String(decoding: zone, as: UTF8.self).uppercased()
     }
 }

@@ -38,13 +38,15 @@ extension ParserEntryPoint {
             _ = StorageProbe.parsePython(outcome)
             _ = StorageProbe.parseWget(outcome)
         },
-        // nginx's access log lines and the install's .env.
+        // nginx's access log lines, the install's .env, curl's certificate dates.
         ParserEntryPoint(name: "logs") { data in
             let text = String(decoding: data, as: UTF8.self)
             for line in text.split(separator: "\n") { _ = AccessLogEntry.parse(line) }
             _ = ComposeProject.parseEnvironment(text)
             _ = EnvironmentLint.check(text)
             _ = StorageProbe.targets(ComposeProject.parseEnvironment(text))
+            // The certificate dates curl prints for the served certificate (ICU parses them).
+            for line in text.split(separator: "\n").prefix(16) { _ = TLSProbe.parseCurlDate(String(line)) }
         },
     ]
 }
