@@ -17,6 +17,8 @@ packages=(
   debhelper dpkg-dev lintian                       # scripts/package.sh: dpkg-buildpackage, dpkg-shlibdeps, objdump, lintian
   systemd                                          # scripts/package.sh: systemd-analyze security --offline=true
   debootstrap                                      # scripts/package-test.sh: the clean bookworm root filesystem
+  chromium chromium-driver                         # the dashboard's real-browser test (Selenium, headless)
+  prometheus                                       # a real Prometheus scrapes /metrics; promtool checks metrics and rules
 )
 
 log() { printf 'install-deps: %s\n' "$*"; }
@@ -38,9 +40,11 @@ done
 # externally managed): moto serves S3 on loopback for the storage probe's tests.
 # FIELDMEDIC_TEST_VENV chooses where (scripts/testenv.sh reads the same variable).
 venv=${FIELDMEDIC_TEST_VENV:-/var/cache/fieldmedic-test/venv}
-python_packages=("moto[server]==5.2.5")
+python_packages=("moto[server]==5.2.5" "selenium==4.27.1")
+# The module each package provides: the venv is ready only when every one imports.
+python_imports="import moto, selenium"
 ensure_test_venv() {
-  if [ -x "$venv/bin/moto_server" ] && "$venv/bin/python3" -c 'import moto' 2>/dev/null; then
+  if [ -x "$venv/bin/moto_server" ] && "$venv/bin/python3" -c "$python_imports" 2>/dev/null; then
     log "test venv ready ($venv)"
     return 0
   fi
@@ -48,7 +52,7 @@ ensure_test_venv() {
   mkdir -p "$(dirname "$venv")"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "${python_packages[@]}"
-  "$venv/bin/python3" -c 'import moto' || { log "error: moto did not install into $venv" >&2; exit 1; }
+  "$venv/bin/python3" -c "$python_imports" || { log "error: ${python_packages[*]} did not all install into $venv" >&2; exit 1; }
 }
 
 if [ ${#missing[@]} -eq 0 ] && [ "${FIELDMEDIC_FORCE_APT:-0}" != 1 ]; then

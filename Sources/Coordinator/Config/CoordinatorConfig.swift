@@ -16,6 +16,8 @@ struct CoordinatorConfig: Sendable {
     var maxBodyBytes: Int
     var maxLongPoll: TimeInterval
     var tickets: TicketConfig
+    /// The dashboard and /metrics listener; nil when `listen.web` is not set.
+    var web: WebConfig?
 
     static let defaultPath = "/etc/fieldmedic/coordinator.toml"
 
@@ -53,7 +55,8 @@ struct CoordinatorConfig: Sendable {
             maxBodyBytes: try reader.int("limits.max_body_bytes", default: 1 << 20, range: 1024...(64 << 20)),
             // The agent listener closes connections idle for 300 s.
             maxLongPoll: try reader.duration("limits.max_long_poll", default: 60, minimum: 1, maximum: 290),
-            tickets: try TicketConfig.load(from: reader))
+            tickets: try TicketConfig.load(from: reader),
+            web: try WebConfig.load(from: reader))
         try reader.finish()
         return config
     }
@@ -68,6 +71,9 @@ struct CoordinatorConfig: Sendable {
         }
         if let webhook = tickets.webhookListen, !webhook.isLoopback {
             warnings.append("listen.webhook = \"\(webhook)\" is not a loopback address: deliveries arrive as plain HTTP; put it behind a TLS reverse proxy")
+        }
+        if let web, !web.listen.isLoopback, !web.tls {
+            warnings.append("listen.web = \"\(web.listen)\" is not a loopback address and web.tls is off: passwords and session cookies cross the network in clear text; set web.tls = true or keep it on 127.0.0.1 behind a TLS reverse proxy")
         }
         return warnings
     }
@@ -93,6 +99,7 @@ struct CoordinatorPaths: Sendable {
     var serverKey: String { pkiDir + "/server.key" }
     var operatorToken: String { dataDir + "/operator.token" }
     var outbox: String { dataDir + "/outbox" }
+    var databaseFiles: [String] { [database, database + "-wal", database + "-shm"] }
 }
 
 /// `HOST:PORT` or `[IPv6]:PORT`.

@@ -160,6 +160,18 @@ enum CoordinatorMigrations {
             // agent's enrollment, or its revocation.
             try db.execute(sql: "ALTER TABLE join_tokens ADD COLUMN invalidated_at TEXT")
         }
+        migrator.registerMigration("dashboard-web-users") { db in
+            // Dashboard accounts: bcrypt hashes only, never a password.
+            try db.execute(sql: """
+                CREATE TABLE web_users (
+                    name TEXT PRIMARY KEY,
+                    role TEXT NOT NULL,
+                    password_hash TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL
+                )
+                """)
+        }
         return migrator
     }
 }
