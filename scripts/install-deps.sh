@@ -18,6 +18,8 @@ packages=(
   systemd                                          # scripts/package.sh: systemd-analyze security --offline=true
   debootstrap                                      # scripts/package-test.sh: the clean bookworm root filesystem
   prometheus-alertmanager                          # a real Alertmanager (and amtool) posting to the ingest listener
+  chromium chromium-driver                         # the dashboard's real-browser test (Selenium, headless)
+  prometheus                                       # a real Prometheus scrapes /metrics; promtool checks metrics and rules
 )
 
 log() { printf 'install-deps: %s\n' "$*"; }
@@ -40,9 +42,9 @@ done
 # the SMTP server the e-mail notification tests deliver to.
 # FIELDMEDIC_TEST_VENV chooses where (scripts/testenv.sh reads the same variable).
 venv=${FIELDMEDIC_TEST_VENV:-/var/cache/fieldmedic-test/venv}
-python_packages=("moto[server]==5.2.5" "aiosmtpd==1.4.6")
+python_packages=("moto[server]==5.2.5" "aiosmtpd==1.4.6" "selenium==4.27.1")
 # The module each package above is imported as: the venv is ready only if every one imports.
-python_modules=(moto aiosmtpd)
+python_modules=(moto aiosmtpd selenium)
 venv_ready() {
   [ -x "$venv/bin/moto_server" ] || return 1
   local module

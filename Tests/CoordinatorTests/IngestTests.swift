@@ -398,8 +398,17 @@ enum IngestTestSupport {
         }
     }
 
+    /// fieldmedic_alerts_ingested_total{source, result} as /metrics shows it (the process-wide
+    /// registry; other tests may count too, so only growth is compared).
+    static func ingested(_ result: String) -> Int {
+        let text = String(decoding: CoordinatorMetrics.shared.registry.emitToBuffer(), as: UTF8.self)
+        let prefix = #"fieldmedic_alerts_ingested_total{source="alertmanager",result="\#(result)"} "#
+        return text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) } ?? 0
+    }
+
     @Test func aGoodBodyIsStoredBeforeThe200AndABadOneIsRefusedWhole() async throws {
         let t = try await TicketFixture()
+        let (stored0, bad0) = (Self.ingested("stored"), Self.ingested("bad_input"))
         let (ok, text) = try await post(t, "/v1/ingest/alertmanager", try AlertFixtures.data("alertmanager-webhook-truncated-bearer"))
         #expect(ok == 200 && text.contains("stored 1 alert") && text.contains("1 more left out"), "\(text)")
         #expect(try await t.fleet.store.ingestCounts()["pending"] == 1, "stored before the answer; the ticket comes after")
@@ -414,6 +423,7 @@ enum IngestTestSupport {
         }
         let (refused, reason) = try await post(t, "/v1/ingest/alertmanager", bad)
         #expect(refused == 400 && reason.contains("alerts[1]"), "\(reason)")
+        #expect(Self.ingested("stored") >= stored0 + 1 && Self.ingested("bad_input") >= bad0 + 1, "counted for /metrics")
         let (tooBig, _) = try await post(t, "/v1/ingest/alertmanager", Data(repeating: 0x20, count: IngestAPI.maxBodyBytes + 1))
         #expect(tooBig == 413)
         #expect(try await t.fleet.store.storedAlerts(limit: 100).count == 1, "nothing of a refused body is kept")

@@ -102,4 +102,37 @@ import Testing
             #expect(![401, 403].contains(answer.status.code), "\(answer.status)")
         }
     }
+
+    /// The dashboard: without a session every page sends the browser to /login and every
+    /// other request is 401; with a session, every POST without the session's CSRF token is
+    /// 403; a viewer is refused (403) by every route that changes something.
+    @Test func everyDashboardRouteNeedsASessionAndEveryFormItsCSRFToken() async throws {
+        let f = try await WebFixture()
+        let router = f.dashboard.makeRouter()
+        let routes = router.routes.map { ($0.method, $0.path.description) }.filter { !WebDashboard.publicRoutes.contains("\($0.0) \($0.1)") }
+        #expect(routes.count >= 17, "found only \(routes)")
+        #expect(Set(router.routes.map { "\($0.method) \($0.path.description)" }).isSuperset(of: WebDashboard.publicRoutes))
+        try await Application(router: router).test(.router) { client in
+            var letThrough: [String] = []
+            for (method, path) in routes {
+                let anonymous = try await client.execute(uri: Self.concrete(path), method: method, body: ByteBuffer(string: "csrf=x"))
+                let expected: Set<UInt> = method == .get ? [303] : [401]
+                if !expected.contains(UInt(anonymous.status.code)) { letThrough.append("\(method) \(path) → \(anonymous.status.code) without a session") }
+                if method == .get, anonymous.headers[.location]?.hasPrefix("/login?next=") != true { letThrough.append("\(method) \(path) does not send to /login") }
+            }
+            let vera = try #require(try await WebTest.signIn(client, "vera"))
+            let alice = try #require(try await WebTest.signIn(client, "alice"))
+            for (method, path) in routes where method != .get {
+                let noToken = try await client.execute(uri: Self.concrete(path), method: method, headers: alice.headers, body: ByteBuffer(string: "plan=x"))
+                if noToken.status != .forbidden { letThrough.append("\(method) \(path) → \(noToken.status.code) without a CSRF token") }
+                let wrongToken = try await client.execute(uri: Self.concrete(path), method: method, headers: alice.headers, body: WebTest.form(["csrf": vera.csrf]))
+                if wrongToken.status != .forbidden { letThrough.append("\(method) \(path) → \(wrongToken.status.code) with another session's token") }
+                guard path != "/logout" else { continue }
+                let viewer = try await client.execute(uri: Self.concrete(path), method: method, headers: vera.headers,
+                                                      body: WebTest.form(["csrf": vera.csrf, "confirm": "yes", "reason": "r", "host": "vps-1", "duration": "1h", "plan": "x"]))
+                if viewer.status != .forbidden { letThrough.append("\(method) \(path) → \(viewer.status.code) for a viewer") }
+            }
+            #expect(letThrough.isEmpty, "\(letThrough)")
+        }
+    }
 }

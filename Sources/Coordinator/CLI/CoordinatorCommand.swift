@@ -17,7 +17,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, ServeCommand.self, CheckConfigCommand.self, AgentsCommand.self, HostsCommand.self,
             DiagnoseCommand.self, RunActionCommand.self, TicketsCommand.self, PauseCommand.self, ResumeCommand.self, SilenceCommand.self, SilencesCommand.self,
-            UnsilenceCommand.self, StatsCommand.self,
+            UnsilenceCommand.self, StatsCommand.self, UsersCommand.self,
             AuditCommand.self, NotifyCommand.self,
         ])
 
@@ -70,6 +70,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
         _ = try SecretFile.readString(paths.serverKey, what: "server private key")
         _ = try CoordinatorSecrets.load(config)
         try SQLiteCoordinatorStore.checkInitialised(paths)
+        if let web = config.web { _ = try WebListener.metricsToken(web) }
         let tickets = config.tickets
         print("\(options.config): ok (agents on \(config.agentsListen), operator API on \(config.operatorListen), data in \(config.dataDir))")
         let sink = tickets.github.map { "GitHub \($0.repository)" + ($0.tokenFile == nil ? " (no token: read-only, public repos)" : "") } ?? "outbox \(paths.outbox)"
@@ -83,6 +84,9 @@ struct CheckConfigCommand: AsyncParsableCommand {
         }
         _ = try NotificationChannels.make(config.notify)
         print(NotifyCommand.summary(config.notify))
+        if let web = config.web {
+            print("dashboard: \(web.tls ? "https" : "http")://\(web.listen), /metrics \(web.metricsTokenFile == nil ? "open" : "with a bearer token")")
+        }
         for warning in config.warnings { print("warning: \(warning)") }
     }
 }

@@ -20,6 +20,8 @@ struct CoordinatorConfig: Sendable {
     var ingest: IngestConfig? = nil
     /// `[[notify]]` channels and `[notify_delivery]`.
     var notify = NotifyConfig()
+    /// The dashboard and /metrics listener; nil when `listen.web` is not set.
+    var web: WebConfig?
 
     static let defaultPath = "/etc/fieldmedic/coordinator.toml"
 
@@ -58,7 +60,8 @@ struct CoordinatorConfig: Sendable {
             // The agent listener closes connections idle for 300 s.
             maxLongPoll: try reader.duration("limits.max_long_poll", default: 60, minimum: 1, maximum: 290),
             tickets: try TicketConfig.load(from: reader),
-            notify: try NotifyConfig.load(from: reader))
+            notify: try NotifyConfig.load(from: reader),
+            web: try WebConfig.load(from: reader))
         config.ingest = try IngestConfig.load(from: reader)
         try reader.finish()
         return config
@@ -77,6 +80,9 @@ struct CoordinatorConfig: Sendable {
         }
         warnings += ingest?.warnings ?? []
         warnings += notify.warnings
+        if let web, !web.listen.isLoopback, !web.tls {
+            warnings.append("listen.web = \"\(web.listen)\" is not a loopback address and web.tls is off: passwords and session cookies cross the network in clear text; set web.tls = true or keep it on 127.0.0.1 behind a TLS reverse proxy")
+        }
         return warnings
     }
 
@@ -101,6 +107,7 @@ struct CoordinatorPaths: Sendable {
     var serverKey: String { pkiDir + "/server.key" }
     var operatorToken: String { dataDir + "/operator.token" }
     var outbox: String { dataDir + "/outbox" }
+    var databaseFiles: [String] { [database, database + "-wal", database + "-shm"] }
 }
 
 /// `HOST:PORT` or `[IPv6]:PORT`.

@@ -24,6 +24,9 @@ enum CoordinatorConfigTemplate {
         # Optional: alerts from Alertmanager and GlitchTip become tickets (see [ingest] below).
         # Plain HTTP behind your TLS reverse proxy, or ingest.tls = true for the coordinator's TLS.
         # ingest = "127.0.0.1:8092"
+        # Optional: the web dashboard and Prometheus /metrics, plain HTTP unless [web] tls = true.
+        # Accounts: `fieldmedic-coordinator users add NAME --role viewer|approver|admin`.
+        # web = "127.0.0.1:8081"
 
         [agents]
         # The URL agents use to reach the agents listener, printed in the enroll command by
@@ -41,6 +44,14 @@ enum CoordinatorConfigTemplate {
         max_body_bytes = 1048576
         # Longest a command long-poll may wait before answering 204 (at most 290s).
         max_long_poll = "60s"
+
+        # [web]: the dashboard (needs [listen] web).
+        # [web]
+        # tls = false                    # HTTPS with this coordinator's server certificate (pki/server.pem)
+        # session_lifetime = "12h"       # a login lasts this long (1m to 30d)
+        # login_attempts = 5             # failed logins per account and per address in 15 minutes (1 to 100)
+        # metrics_token_file = "/etc/fieldmedic/metrics.token"   # mode 0600; /metrics then needs
+        #                                                       # "Authorization: Bearer <token>"
 
         # [github]: take tickets from a repository's issues and post reports there. Without this
         # section the coordinator runs in outbox mode: reports are written under data_dir/outbox/.

@@ -228,8 +228,10 @@ final class GitHubClient: GitHubAPI, @unchecked Sendable {
             do {
                 response = try http.perform(request)
             } catch {
+                CoordinatorMetrics.shared.githubCall(status: 0, rateLimitRemaining: nil)
                 throw GitHubError(kind: .network, status: 0, message: scrub("\(what): \(error.description)"))
             }
+            CoordinatorMetrics.shared.githubCall(status: response.status, rateLimitRemaining: response.header("x-ratelimit-remaining").flatMap { Int($0) })
             record(response)
             if response.isSuccess || response.status == 304 || accept.contains(response.status) { return response }
             if response.status >= 500 && retryable && retries < serverErrorRetries {

@@ -61,12 +61,15 @@ struct IngestAPI: Sendable {
                 alerts = try GlitchTipMessage.parse(data)
             }
         } catch {
+            CoordinatorMetrics.shared.ingest(source: source.rawValue, result: "bad_input")
             await service.reportFailure(.badInput(source: source, reason: "\(error)"))
             return Self.answer(.badRequest, "\(error)")
         }
         do {
             try await service.receive(alerts, source: source, details: details)
+            CoordinatorMetrics.shared.ingest(source: source.rawValue, result: "stored")
         } catch {
+            CoordinatorMetrics.shared.ingest(source: source.rawValue, result: "store_failed")
             throw APIError(.serviceUnavailable, "store_unavailable", "the alerts could not be stored; retry later (the coordinator's log says why)")
         }
         var text = "stored \(alerts.count) alert\(alerts.count == 1 ? "" : "s")"

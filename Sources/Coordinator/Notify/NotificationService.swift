@@ -124,6 +124,7 @@ struct NotificationService: Service {
             switch result {
             case .success:
                 try await outbox.markSent(ids, at: done)
+                CoordinatorMetrics.shared.notification(channel: name, result: "sent")
                 logger.info("notification sent", metadata: [
                     "channel": "\(name)", "events": "\(messages.count)", "kinds": "\(NotificationMessage.counts(message.events))",
                     "ms": "\(Int(done.timeIntervalSince(started) * 1000))"])
@@ -133,6 +134,7 @@ struct NotificationService: Service {
                 let oldest = messages.map(\.createdAt).min() ?? now
                 if NotificationRouter.givesUp(attempts: attempts, createdAt: oldest, now: done, permanent: error.permanent, config: config) {
                     try await outbox.markFailed(ids, error: error.message, at: done)
+                    CoordinatorMetrics.shared.notification(channel: name, result: "failed")
                     logger.error("notification failed for good", metadata: [
                         "channel": "\(name)", "events": "\(messages.count)", "attempts": "\(attempts)", "error": "\(error.message)"])
                     // Tell the other channels (never about a failure report: no loops).
@@ -142,6 +144,7 @@ struct NotificationService: Service {
                 } else {
                     let delay = NotificationRouter.backoff(attempts: attempts, base: config.backoffBase, cap: config.backoffCap, retryAfter: error.retryAfter)
                     try await outbox.markRetry(ids, nextAttempt: done.addingTimeInterval(delay), error: error.message)
+                    CoordinatorMetrics.shared.notification(channel: name, result: "retry")
                     logger.warning("notification not sent; will retry", metadata: [
                         "channel": "\(name)", "events": "\(messages.count)", "attempt": "\(attempts)",
                         "retry_in_s": "\(Int(delay.rounded(.up)))", "error": "\(error.message)"])

@@ -50,11 +50,18 @@ struct AgentAPI: Sendable {
         let agents = router.group().add(middleware: AgentAuthenticationMiddleware(authenticator: authenticator))
         agents.post("/v1/health") { request, context in
             let agent = try context.requireAgent()
-            let batch = try await request.decodeBody(HealthBatch.self, limit: maxBodyBytes)
+            let started = ContinuousClock.now
             do {
-                return JSONResponse.make(try await fleet.receive(batch, from: agent.name))
+                let batch = try await request.decodeBody(HealthBatch.self, limit: maxBodyBytes)
+                let receipt = try await fleet.receive(batch, from: agent.name)
+                CoordinatorMetrics.shared.reportsStored(accepted: receipt.accepted, duplicates: receipt.duplicates, elapsed: ContinuousClock.now - started)
+                return JSONResponse.make(receipt)
             } catch let error as FleetError {
+                CoordinatorMetrics.shared.reportRejected(reason: error.code == "bad_request" ? "wrong_agent" : error.code)
                 throw APIError(error)
+            } catch let error as APIError {
+                CoordinatorMetrics.shared.reportRejected(reason: error.code)
+                throw error
             }
         }
         agents.get("/v1/commands/next") { request, context in

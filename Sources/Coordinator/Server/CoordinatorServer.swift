@@ -78,6 +78,12 @@ struct CoordinatorServer {
                 outbox: store, tickets: store, wake: store.notifyWake, config: config.notify, playbook: config.tickets.playbook,
                 channels: try NotificationChannels.make(config.notify), clock: clock, logger: logger)),
         ]
+        if let web = config.web {
+            let dashboard = try WebDashboard(
+                engine: tickets.engine, store: store, config: web, offlineAfter: config.offlineAfter, mentions: config.tickets.github?.mentions ?? [],
+                metricsToken: try WebListener.metricsToken(web), metrics: .shared, paths: paths, logger: logger)
+            services.append(.init(service: try WebListener.application(dashboard: dashboard, config: web, paths: paths, logger: logger)))
+        }
         if let webhook = tickets.webhook, let address = config.tickets.webhookListen {
             services.append(.init(service: Application(
                 router: webhook.makeRouter(),

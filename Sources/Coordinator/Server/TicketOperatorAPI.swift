@@ -47,29 +47,18 @@ struct TicketOperatorAPI: OperatorRoutes {
             }
             return JSONResponse.make(TicketCommandResponse(ticket: TicketSummary(fresh, playbook: engine.config.playbook), reply: reply))
         }
+        let controls = FleetControls(engine: engine)
         group.post("/pause") { request, _ in
             let body = try await OperatorAPI.decode(PauseRequest.self, request)
-            let key = try await Self.pauseKey(body.host, store)
-            let now = engine.clock.now()
-            let why = "by \(OperatorAPI.actor(request)) at \(WireDate.format(now))" + (body.reason.map { ": \(Redactor.redact($0))" } ?? "")
-            try await store.setControl(key, value: why, at: now, audit: AuditEntry(
-                at: now, actor: OperatorAPI.actor(request), action: "fixes.paused", subject: body.host ?? "fleet", details: ["reason": body.reason ?? ""]))
-            await engine.wake()
-            return JSONResponse.make(PauseState(controls: try await Self.controls(store)))
+            do { try await controls.pause(host: body.host, reason: body.reason, actor: OperatorAPI.actor(request)) } catch let error as FleetError { throw APIError(error) }
+            return JSONResponse.make(PauseState(controls: try await controls.controls()))
         }
         group.post("/resume") { request, _ in
             let body = try await OperatorAPI.decode(PauseRequest.self, request)
-            let key = try await Self.pauseKey(body.host, store)
-            let now = engine.clock.now()
-            let actor = OperatorAPI.actor(request)
-            try await store.setControl(key, value: nil, at: now, audit: AuditEntry(at: now, actor: actor, action: "fixes.resumed", subject: body.host ?? "fleet"))
-            if body.host == nil, try await store.control("breaker") != nil {
-                try await store.setControl("breaker", value: nil, at: now, audit: AuditEntry(at: now, actor: actor, action: "breaker.closed", subject: "fleet"))
-            }
-            await engine.wake()
-            return JSONResponse.make(PauseState(controls: try await Self.controls(store)))
+            do { try await controls.resume(host: body.host, actor: OperatorAPI.actor(request)) } catch let error as FleetError { throw APIError(error) }
+            return JSONResponse.make(PauseState(controls: try await controls.controls()))
         }
-        group.get("/pause") { _, _ in JSONResponse.make(PauseState(controls: try await Self.controls(store))) }
+        group.get("/pause") { _, _ in JSONResponse.make(PauseState(controls: try await controls.controls())) }
         group.get("/stats") { _, _ in
             JSONResponse.make(StatsResponse(tickets: TicketStats.compute(try await store.allTickets()), samples: try await store.sampleStorage()))
         }
@@ -87,24 +76,15 @@ struct TicketOperatorAPI: OperatorRoutes {
         group.post("/silences") { request, _ in
             let body = try await OperatorAPI.decode(SilenceRequest.self, request)
             guard try await store.agent(named: body.host) != nil else { throw APIError(FleetError.unknownAgent(body.host)) }
-            guard body.seconds > 0, body.seconds <= 366 * 86_400 else { throw APIError(.badRequest, "malformed", "--for must be between 1s and 366d") }
-            let now = engine.clock.now()
-            let actor = OperatorAPI.actor(request)
-            let reason = Redactor.redact(body.reason ?? "")
-            let silence = try await store.addSilence(
-                SilenceRecord(id: 0, agent: body.host, finding: body.finding, until: now.addingTimeInterval(body.seconds), reason: reason,
-                              createdBy: actor, createdAt: now),
-                audit: AuditEntry(at: now, actor: actor, action: "silence.created", subject: body.host,
-                                  details: ["finding": body.finding ?? "*", "until": WireDate.format(now.addingTimeInterval(body.seconds)), "reason": reason]))
+            guard body.seconds > 0, body.seconds <= FleetControls.longestSilence else { throw APIError(.badRequest, "malformed", "--for must be between 1s and 366d") }
+            let silence = try await controls.silence(host: body.host, finding: body.finding, seconds: body.seconds, reason: body.reason, actor: OperatorAPI.actor(request))
             return JSONResponse.make(silence, status: .created)
         }
         group.post("/silences/{id}/end") { request, context in
             let text = try context.parameters.require("id")
             guard let id = Int64(text) else { throw APIError(.badRequest, "malformed", "silence id must be a number") }
-            let now = engine.clock.now()
-            let ended = try await store.endSilence(id: id, at: now, audit: AuditEntry(at: now, actor: OperatorAPI.actor(request), action: "silence.ended", subject: "silence:\(id)"))
-            guard ended else { throw APIError(.notFound, "not_found", "no active silence \(id)") }
-            return JSONResponse.make(SilencesResponse(silences: try await store.silences(activeAt: now)))
+            guard try await controls.endSilence(id: id, actor: OperatorAPI.actor(request)) else { throw APIError(.notFound, "not_found", "no active silence \(id)") }
+            return JSONResponse.make(SilencesResponse(silences: try await store.silences(activeAt: engine.clock.now())))
         }
     }
 
@@ -114,17 +94,5 @@ struct TicketOperatorAPI: OperatorRoutes {
             throw APIError(.notFound, "not_found", "no ticket \(text)")
         }
         return ticket
-    }
-
-    static func pauseKey(_ host: String?, _ store: any FullStore) async throws -> String {
-        guard let host else { return "pause" }
-        guard try await store.agent(named: host) != nil else { throw APIError(FleetError.unknownAgent(host)) }
-        return "pause:\(host)"
-    }
-
-    static func controls(_ store: any FullStore) async throws -> [String: String] {
-        var all = try await store.controls(prefix: "pause")
-        if let breaker = try await store.control("breaker") { all["breaker"] = breaker }
-        return all
     }
 }

@@ -182,6 +182,18 @@ enum CoordinatorMigrations {
                 """)
         }
         registerNotifyOutbox(&migrator)
+        migrator.registerMigration("dashboard-web-users") { db in
+            // Dashboard accounts: bcrypt hashes only, never a password.
+            try db.execute(sql: """
+                CREATE TABLE web_users (
+                    name TEXT PRIMARY KEY,
+                    role TEXT NOT NULL,
+                    password_hash TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL
+                )
+                """)
+        }
         return migrator
     }
 }

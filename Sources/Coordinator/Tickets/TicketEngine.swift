@@ -281,6 +281,7 @@ struct TicketEngine: Sendable {
                 verified: outcome?.verified, dryRun: false, message: Redactor.redact(record.result?.message ?? ""),
                 durationSeconds: outcome?.durationSeconds, before: outcome?.before ?? [:], after: outcome?.after ?? [:],
                 plan: outcome?.plan ?? [], finishedAt: record.finishedAt ?? now))
+            CoordinatorMetrics.shared.fix(action: step.action, result: record.state != .succeeded ? "failed" : (outcome?.verified == true ? "verified" : "unverified"))
             guard record.state == .succeeded else {
                 t.nextSteps = t.plan!.manual
                 return escalate(&t, "\(step.summary) \(record.state.rawValue) on \(t.host ?? "?"): \(Redactor.redact(record.result?.message ?? "no message")).")
@@ -318,6 +319,7 @@ struct TicketEngine: Sendable {
                 t.verdict = "Resolved: " + t.actions.filter { $0.status == "succeeded" }.map(\.summary).joined(separator: ", ") + " fixed " +
                     t.targets.map { "\($0.code) on \($0.subject)" }.joined(separator: ", ") + "; verified."
                 try await store.releaseLocks(ticket: t.id)
+                CoordinatorMetrics.shared.verifiedFix(after: now.timeIntervalSince(t.createdAt))
                 return transition(&t, to: .resolved, "Verified: the findings are gone.", details: [:])
             }
             t.note("Still present: " + left.map { "\($0.code) on \($0.subject)" }.joined(separator: ", ") + ".", at: now)

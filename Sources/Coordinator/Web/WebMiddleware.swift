@@ -1,0 +1,112 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Shared
+
+/// Headers every dashboard answer carries: no framing, no sniffing, no third-party anything
+/// (the CSP allows only this origin's own CSS and script), nothing cached.
+struct WebSecurityHeadersMiddleware: RouterMiddleware {
+    typealias Context = WebRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        }
+        response.headers[.contentSecurityPolicy] = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        response.headers[HTTPField.Name("Referrer-Policy")!] = "same-origin"
+        if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
+        return response
+    }
+}
+
+/// Finds the session named by the cookie. Without one, a page asks the browser to sign in
+/// (303 to /login) and anything else is refused with 401. On the route group, so no page can
+/// forget it (RouteAuthenticationTests walks every route).
+struct WebSessionMiddleware: RouterMiddleware {
+    typealias Context = WebRequestContext
+    let sessions: WebSessions
+    let accounts: any WebAccountStore
+    let clock: any WallClock
+
+    static let cookieName = "fm_session"
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        if let cookie = request.cookies[Self.cookieName]?.value, !cookie.isEmpty,
+           var session = await sessions.session(cookie: cookie, now: clock.now()) {
+            // The account as it is now: removed, or given a new password, signs the session
+            // out; a changed role applies at once.
+            if let user = try await accounts.webUser(named: session.user), user.passwordHash == session.credential {
+                session.role = user.role
+                context.session = session
+                return try await next(request, context)
+            }
+            await sessions.end(cookie: cookie)
+        }
+        if request.method == .get || request.method == .head {
+            let path = request.uri.path.hasPrefix("/") && !request.uri.path.hasPrefix("//") ? request.uri.path : "/"
+            return HTML.redirect("/login?next=" + HTML.queryEscape(path))
+        }
+        throw WebError(.unauthorized, "Your session has ended. Sign in again.")
+    }
+}
+
+/// Every state-changing request must carry the session's CSRF token in the form field
+/// `csrf` (compared in constant time); reads the form into the context for the handler.
+struct WebCSRFMiddleware: RouterMiddleware {
+    typealias Context = WebRequestContext
+    static let maxFormBytes = 64 * 1024
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.method != .get && request.method != .head else { return try await next(request, context) }
+        var context = context
+        let session = try context.signedIn
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: Self.maxFormBytes)
+        } catch {
+            throw WebError(.contentTooLarge, "The form is larger than \(Self.maxFormBytes / 1024) KiB.")
+        }
+        let form = HTML.parseForm(String(buffer: body))
+        guard let token = form["csrf"], ConstantTime.equals(Array(token.utf8), Array(session.csrf.utf8)) else {
+            throw WebError(.forbidden, "This form has no valid CSRF token (reload the page and try again).")
+        }
+        context.form = form
+        return try await next(request, context)
+    }
+}
+
+/// Refuses people whose role is below `minimum` (403).
+struct WebRoleMiddleware: RouterMiddleware {
+    typealias Context = WebRequestContext
+    let minimum: WebRole
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let session = try context.signedIn
+        guard session.role >= minimum else {
+            throw WebError(.forbidden, "\(session.user) is a \(session.role.rawValue); this needs the \(minimum.rawValue) role.")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// `/metrics` with `[web] metrics_token_file`: a bearer token, compared in constant time.
+struct MetricsTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: Secret?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let token {
+            let presented = request.headers[.authorization] ?? ""
+            guard presented.hasPrefix("Bearer "), token.matches(String(presented.dropFirst(7))) else {
+                throw WebError(.unauthorized, "missing or wrong metrics token", headers: [.wwwAuthenticate: "Bearer"])
+            }
+        }
+        return try await next(request, context)
+    }
+}
