@@ -46,7 +46,7 @@ extension SharedTestbed {
         let (stdin, stdout) = (Pipe(), Pipe())
         // Standard error to a file, so that neither pipe can fill and block the program.
         let errPath = NSTemporaryDirectory() + "fieldmedic-run-\(UUID().uuidString).err"
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         defer { unlink(errPath) }
         process.standardInput = stdin
         process.standardOutput = stdout
@@ -120,7 +120,7 @@ extension SharedTestbed {
             try h.writeAgentConfig("vps-1", env.agentConfig(interval: "30s", settle: "2s"))
             try h.startAgent("vps-1")
             try h.waitUntil("the first report arrives", timeout: 30) { try h.storedSequences("vps-1").count >= 1 }
-            try env.docker(["stop", "-t", "1"] + env.containerIDs("worker_wrapper"))
+            _ = try env.docker(["stop", "-t", "1"] + env.containerIDs("worker_wrapper"))
             let number = github.createIssue(title: "worker down", author: "fieldcrew")
             try h.waitUntil("approval is asked", timeout: 60) { github.issue(number)?.labels.contains("fieldmedic:awaiting-approval") == true }
             let tickets = try h.operatorJSON("/operator/tickets") as? [[String: Any]] ?? []
