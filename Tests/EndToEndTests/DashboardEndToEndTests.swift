@@ -46,7 +46,7 @@ extension SharedTestbed {
         let (stdin, stdout) = (Pipe(), Pipe())
         // Standard error to a file, so that neither pipe can fill and block the program.
         let errPath = NSTemporaryDirectory() + "fieldmedic-run-\(UUID().uuidString).err"
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         defer { unlink(errPath) }
         process.standardInput = stdin
         process.standardOutput = stdout
@@ -62,7 +62,7 @@ extension SharedTestbed {
 
     /// A coordinator with the dashboard on `webPort`, /metrics behind a token, accounts
     /// alice (approver) and vera (viewer).
-    func coordinator(_ github: FakeGitHub?, webPort: Int, mode: String = "propose") throws -> Harness {
+    func coordinator(_ github: FakeGitHub?, webPort: Int, mode: String = "propose", tls: Bool = false) throws -> Harness {
         let h = try Harness()
         try h.initCoordinator()
         try SecretFile.write("ghp_TESTTOKEN0123456789abcdefghijklmnopqr\n", to: h.root + "/github.token")
@@ -70,7 +70,7 @@ extension SharedTestbed {
         var text = try String(contentsOfFile: h.coordinatorConfig, encoding: .utf8)
         text = text.replacingOccurrences(of: "mode = \"fix\"", with: "mode = \"\(mode)\"")
         text = text.replacingOccurrences(of: "# web = \"127.0.0.1:8081\"", with: "web = \"127.0.0.1:\(webPort)\"")
-        text += "\n[web]\nmetrics_token_file = \"\(h.root)/metrics.token\"\n"
+        text += "\n[web]\nmetrics_token_file = \"\(h.root)/metrics.token\"\n" + (tls ? "tls = true\n" : "")
         if let github {
             text += """
 
@@ -91,7 +91,7 @@ extension SharedTestbed {
         try text.write(toFile: h.coordinatorConfig, atomically: true, encoding: .utf8)
         let check = try h.coordinator(["check-config"])
         try check.expectSuccess("check-config with [listen] web")
-        #expect(check.stdout.contains("dashboard: http://127.0.0.1:\(webPort), /metrics with a bearer token"))
+        #expect(check.stdout.contains("dashboard: \(tls ? "https" : "http")://127.0.0.1:\(webPort), /metrics with a bearer token"))
         for (name, role) in [("alice", "approver"), ("vera", "viewer")] {
             try Self.run(Harness.coordinatorBinary, ["users", "add", name, "--role", role, "--config", h.coordinatorConfig], input: Self.password + "\n")
                 .expectSuccess("users add \(name)")
@@ -103,7 +103,7 @@ extension SharedTestbed {
         #expect(!list.stdout.contains("$2"), "no hash is printed")
         try h.startCoordinator()
         try h.waitUntil("the dashboard answers", timeout: 30) {
-            (try? CurlHTTPClient().perform(HTTPRequest(url: "http://127.0.0.1:\(webPort)/login", timeout: 5)))?.status == 200
+            (try? h.client().perform(HTTPRequest(url: "\(tls ? "https" : "http")://127.0.0.1:\(webPort)/login", timeout: 5)))?.status == 200
         }
         return h
     }
@@ -120,7 +120,7 @@ extension SharedTestbed {
             try h.writeAgentConfig("vps-1", env.agentConfig(interval: "30s", settle: "2s"))
             try h.startAgent("vps-1")
             try h.waitUntil("the first report arrives", timeout: 30) { try h.storedSequences("vps-1").count >= 1 }
-            try env.docker(["stop", "-t", "1"] + env.containerIDs("worker_wrapper"))
+            _ = try env.docker(["stop", "-t", "1"] + env.containerIDs("worker_wrapper"))
             let number = github.createIssue(title: "worker down", author: "fieldcrew")
             try h.waitUntil("approval is asked", timeout: 60) { github.issue(number)?.labels.contains("fieldmedic:awaiting-approval") == true }
             let tickets = try h.operatorJSON("/operator/tickets") as? [[String: Any]] ?? []
@@ -217,6 +217,27 @@ extension SharedTestbed {
         #expect(rulesAnswer.bodyText.contains("FieldMedicAgentOffline") && !rulesAnswer.bodyText.contains("\"health\":\"err\""), "\(rulesAnswer.bodyText.prefix(2000))")
         try h.stop("prometheus")
         try h.stopAgent("vps-1")
+        try h.stopCoordinator()
+    }
+
+    @Test func withTLSTheDashboardUsesTheCoordinatorsCertificateAndSecureCookies() async throws {
+        let webPort = try Harness.freePort()
+        let h = try coordinator(nil, webPort: webPort, mode: "fix", tls: true)
+        // Verified against the coordinator's own CA: the server certificate is the agents' one.
+        let page = try h.client().perform(HTTPRequest(url: "https://127.0.0.1:\(webPort)/login", timeout: 10))
+        #expect(page.status == 200)
+        let loginCookie = try #require(page.headers.first { $0.0.lowercased() == "set-cookie" && $0.1.hasPrefix("fm_login=") }?.1)
+        #expect(loginCookie.contains("Secure") && loginCookie.contains("HttpOnly") && loginCookie.contains("SameSite=Strict"), "\(loginCookie)")
+        let token = String(loginCookie.dropFirst("fm_login=".count).prefix { $0 != ";" })
+        let body = "csrf=\(token)&name=alice&password=\(Self.password.replacingOccurrences(of: " ", with: "+"))&next=%2F"
+        let signedIn = try h.client().perform(HTTPRequest(
+            method: "POST", url: "https://127.0.0.1:\(webPort)/login",
+            headers: [("Cookie", "fm_login=\(token)"), ("Content-Type", "application/x-www-form-urlencoded")], body: Data(body.utf8), timeout: 10))
+        #expect(signedIn.status == 303)
+        let session = signedIn.headers.first { $0.0.lowercased() == "set-cookie" && $0.1.hasPrefix("fm_session=") }?.1 ?? ""
+        #expect(session.contains("Secure") && session.contains("HttpOnly") && session.contains("SameSite=Strict"), "\(session)")
+        // Plain HTTP on the TLS port gets no page.
+        #expect((try? CurlHTTPClient().perform(HTTPRequest(url: "http://127.0.0.1:\(webPort)/login", timeout: 5)))?.status != 200)
         try h.stopCoordinator()
     }
 }

@@ -28,6 +28,9 @@ struct WebDashboard: Sendable {
     let metrics: CoordinatorMetrics
     let paths: CoordinatorPaths?
     let library: MustacheLibrary
+    /// The audit chain's verdict, verified at most once a minute (a full walk of a large log
+    /// on every page view would cost more than the page).
+    let chainStatus = ChainStatusCache(maxAge: 60)
     let logger: Logger
 
     init(engine: TicketEngine, store: any WebStore, config: WebConfig, offlineAfter: TimeInterval, mentions: [String],
@@ -460,7 +463,8 @@ struct WebDashboard: Sendable {
 
     func approvalsPage(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         let now = clock.now()
-        let waiting = try await store.tickets(host: nil, state: .awaitingApproval, openOnly: false, limit: 500)
+        // The oldest-updated last; a page of 100 is more than anyone reads at once.
+        let waiting = try await store.tickets(host: nil, state: .awaitingApproval, openOnly: false, limit: Self.approvalsPageLimit + 1)
         var items: [[String: Any]] = []
         for t in waiting {
             guard let plan = t.plan else { continue }
@@ -483,8 +487,12 @@ struct WebDashboard: Sendable {
             item["dryRuns"] = dryRuns
             items.append(item)
         }
-        return try await respond("Approvals", "approvals", ["items": items], request, context, refresh: true)
+        var values: [String: Any] = ["items": Array(items.prefix(Self.approvalsPageLimit))]
+        if items.count > Self.approvalsPageLimit { values["more"] = true; values["limit"] = Self.approvalsPageLimit }
+        return try await respond("Approvals", "approvals", values, request, context, refresh: true)
     }
+
+    static let approvalsPageLimit = 100
 
     func decide(_ context: WebRequestContext, approve: Bool) async throws -> Response {
         let session = try context.signedIn
@@ -501,7 +509,9 @@ struct WebDashboard: Sendable {
     func auditPage(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         let q = request.uri.queryParameters.get("q").map { String($0.prefix(100)) }
         var values: [String: Any] = [:]
-        switch try await store.verifyAudit() {
+        let (verdict, checkedAt) = try await chainStatus.verdict(now: clock.now()) { try await store.verifyAudit() }
+        values["checked"] = WebFormat.ago(checkedAt, now: clock.now())
+        switch verdict {
         case .intact(let head):
             values["chain"] = "intact"
             values["chainClass"] = "chain-ok"
@@ -552,5 +562,22 @@ enum WebFormat {
         guard let date else { return "never" }
         let seconds = max(0, now.timeIntervalSince(date))
         return seconds < 1 ? "just now" : DurationText.human(seconds) + " ago"
+    }
+}
+
+/// The last audit-chain verdict and when it was reached; re-verified once older than `maxAge`.
+actor ChainStatusCache {
+    let maxAge: TimeInterval
+    private var last: (verdict: ChainVerdict, at: Date)?
+
+    init(maxAge: TimeInterval) {
+        self.maxAge = maxAge
+    }
+
+    func verdict(now: Date, verify: () async throws -> ChainVerdict) async throws -> (ChainVerdict, Date) {
+        if let last, now.timeIntervalSince(last.at) < maxAge, now >= last.at { return (last.verdict, last.at) }
+        let verdict = try await verify()
+        last = (verdict, now)
+        return (verdict, now)
     }
 }

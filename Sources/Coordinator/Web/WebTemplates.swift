@@ -141,11 +141,12 @@ enum WebTemplates {
         </div>{{/canAct}}{{^canAct}}<p class="muted">Your role may not approve.</p>{{/canAct}}
         </section>{{/items}}
         {{^items}}<p>Nothing waits for an approval.</p>{{/items}}
+        {{#more}}<p class="muted">Showing the {{limit}} most recently updated; approve or deny these to see the rest.</p>{{/more}}
         """
 
     static let audit = """
         <h1>Audit</h1>
-        <p class="{{chainClass}}">Chain: {{chain}}</p>
+        <p class="{{chainClass}}">Chain: {{chain}} <span class="muted">(verified {{checked}})</span></p>
         <p>Head: <code>{{head}}</code> · {{rows}} rows · <a href="/audit/export">export (JSON lines)</a></p>
         <form method="get" action="/audit" class="filters"><label>Filter <input name="q" value="{{q}}" placeholder="actor, action or subject"></label> <button>Filter</button></form>
         <table class="rows"><thead><tr><th>#</th><th>At</th><th>Actor</th><th>Action</th><th>Subject</th><th>Details</th></tr></thead><tbody>
