@@ -290,6 +290,29 @@ enum IngestTestSupport {
         #expect(diagnoses == 2, "\(t.host.executed)")
     }
 
+    /// Half a look is no verification: a resolved alert whose re-check has a probe that could
+    /// not look stays escalated and says what was not checked.
+    @Test func aResolvedAlertIsNotVerifiedOnHalfALook() async throws {
+        let t = try await TicketFixture()
+        func edited(_ fixture: String) throws -> Data {
+            try AlertFixtures.edited(fixture) { b in
+                var alert = (b["alerts"] as! [[String: Any]])[0]
+                var labels = alert["labels"] as! [String: String]
+                labels["instance"] = "vps-1.example.org:9100"
+                alert["labels"] = labels
+                b["alerts"] = [alert]
+            }
+        }
+        try await receive(t, try edited("alertmanager-webhook-firing"))
+        try await t.settle()
+        t.host.with { t.host.probes = [ProbeSummary(name: "docker", durationMs: 1), ProbeSummary(name: "queue", durationMs: 1, error: "psql cannot run in the db container", fix: "set [queue] mode = \"dsn\"")] }
+        try await receive(t, try edited("alertmanager-webhook-resolved"))
+        try await t.settle()
+        let ticket = try #require(try await t.fleet.store.allTickets().first)
+        #expect(ticket.state == .escalated, "\(ticket.timeline.map(\.text))")
+        #expect(ticket.nextSteps.contains { $0.contains("Not checked") && $0.contains("psql") }, "\(ticket.nextSteps)")
+    }
+
     @Test func alertsStoredBeforeARestartAreHandledByTheNextCoordinator() async throws {
         let t = try await TicketFixture()
         let before = try IngestTestSupport.service(t)

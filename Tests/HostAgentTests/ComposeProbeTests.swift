@@ -5,6 +5,17 @@ import Testing
 
 /// Answers `compose version` as v2 would and `compose config -q` with `configOutcome`; records
 /// every `config` run.
+/// Answers like a host without compose (127) and counts the programs started.
+final class CountingRunner: CommandRunner, @unchecked Sendable {
+    private let lock = NSLock()
+    private var _count = 0
+    var count: Int { lock.withLock { _count } }
+    func run(_ command: ProcessCommand) async throws -> ProcessOutcome {
+        lock.withLock { _count += 1 }
+        return ProcessOutcome(status: 127, stdout: "", stderr: "not found", timedOut: false)
+    }
+}
+
 final class ComposeConfigRunner: CommandRunner, @unchecked Sendable {
     // @unchecked: both fields are only touched under `lock`.
     private let lock = NSLock()
@@ -71,12 +82,31 @@ final class ComposeConfigRunner: CommandRunner, @unchecked Sendable {
         #expect(runner.configRuns.count == 3, "and hourly")
     }
 
-    @Test func withoutComposeTheProbeSaysItCouldNotLook() async throws {
+    @Test func withoutComposeTheProbeSaysItCouldNotLookAndDoesNotAskAgainEveryCycle() async throws {
         let directory = try install()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let compose = ComposeProject(project: "qfieldcloud", directory: directory, dockerSocket: "/fake/\(UUID().uuidString)", runner: FakeRunner())
-        let result = await ComposeProbe(compose: compose, interval: 3600).collect()
+        let runner = CountingRunner()
+        let clock = LockedValue(Date(timeIntervalSince1970: 1_796_000_000))
+        let compose = ComposeProject(project: "qfieldcloud", directory: directory, dockerSocket: "/fake/\(UUID().uuidString)", runner: runner)
+        let probe = ComposeProbe(compose: compose, interval: 86_400, now: { clock.value })
+        let result = await probe.collect()
         #expect(result.findings.isEmpty)
         #expect(result.error?.contains("compose") == true)
+        let asked = runner.count
+        #expect(asked == 2, "docker compose version, then docker-compose version")
+        clock.value = clock.value.addingTimeInterval(60)
+        #expect(await probe.collect().error == result.error, "still could not look")
+        #expect(runner.count == asked, "no compose detection on every cycle")
+        clock.value = clock.value.addingTimeInterval(86_400)
+        _ = await probe.collect()
+        #expect(runner.count == asked + 2, "again after the interval")
+    }
+
+    /// The compose programs are watched too: an upgrade (a new mtime) runs the check again.
+    @Test func theComposeProgramsOnPathAndThePluginDirectoriesAreWatched() {
+        let paths = ComposeProbe.programPaths(path: "/usr/local/bin:/usr/bin:relative")
+        #expect(paths.contains("/usr/bin/docker-compose") && paths.contains("/usr/local/bin/docker"))
+        #expect(paths.contains("/usr/libexec/docker/cli-plugins/docker-compose"))
+        #expect(!paths.contains { $0.hasPrefix("relative") })
     }
 }

@@ -157,10 +157,12 @@ struct TicketEngine: Sendable {
                     return transition(&t, to: .healthy, "Healthy.", details: [:])
                 case (.finding, _), (.prediction, _):
                     t.verdict = "The finding cleared before any fix was needed."
+                        + (unchecked.isEmpty ? "" : " Not checked this time: \(notCheckedText).")
                     return transition(&t, to: .resolved, "Cleared by itself.", details: [:])
                 case (.alert, _):
                     let alerts = t.alerts ?? []
-                    if !alerts.isEmpty && alerts.allSatisfy({ !$0.firing }) {
+                    // Verified only on a whole look: a probe that could not look is no pass.
+                    if !alerts.isEmpty && alerts.allSatisfy({ !$0.firing }) && unchecked.isEmpty {
                         t.verdict = "The alert resolved and FieldMedic's own diagnosis of \(t.host ?? "the host") finds nothing wrong (\(checked.joined(separator: ", "))): verified."
                         return transition(&t, to: .resolved, "Alert resolved; verified on the host.", details: [:])
                     }

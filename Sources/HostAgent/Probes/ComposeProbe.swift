@@ -3,9 +3,12 @@ import Shared
 
 /// Whether the installed compose accepts the install's compose files with its `.env`
 /// (`compose config -q` in the install directory): a project it rejects cannot be started,
-/// updated or recreated (QFieldCloud #1047: compose 2.24.1 rejecting the override). Two
-/// Python starts for compose v1 are too much for every cycle, so it runs at most every
-/// `interval`, and again at once when `.env` or a compose file changes.
+/// updated or recreated (QFieldCloud #1047: compose 2.24.1 rejecting the override). Compose
+/// v1 is Python: one check costs ~0.85 s of CPU, against a probe cycle of ~25 ms. So it runs
+/// when the agent starts and again only when what it depends on changed — `.env`, a compose
+/// file, the compose program itself (an upgrade) — or after `interval` (default a day) as a
+/// safety net. A probe that could not look (no compose) is remembered the same way instead of
+/// asked again every cycle.
 struct ComposeProbe: Probe {
     let name = "compose"
     var compose: ComposeProject
@@ -42,11 +45,21 @@ struct ComposeProbe: Probe {
         return [directory + "/.env"] + files.map { $0.hasPrefix("/") ? $0 : directory + "/" + $0 }
     }
 
+    /// Where the compose programs live: `docker-compose` and `docker` on PATH, and the places
+    /// the Docker CLI loads its compose plugin from. A file that is not there stamps as
+    /// distantPast, so installing one counts as a change too.
+    static func programPaths(path: String? = ProcessInfo.processInfo.environment["PATH"]) -> [String] {
+        let directories = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init).filter { $0.hasPrefix("/") }
+        let plugins = ["/usr/libexec/docker/cli-plugins", "/usr/lib/docker/cli-plugins", "/usr/local/lib/docker/cli-plugins",
+                       "/usr/local/libexec/docker/cli-plugins"].map { $0 + "/docker-compose" }
+        return directories.flatMap { [$0 + "/docker-compose", $0 + "/docker"] } + plugins
+    }
+
     func collect() async -> ProbeResult {
         guard let directory = compose.directory else { return ProbeResult() }
         let now = now()
         var stamps: [String: Date] = [:]
-        for path in watchedFiles(directory) {
+        for path in watchedFiles(directory) + Self.programPaths() {
             stamps[path] = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date ?? .distantPast
         }
         if let cached = cache.value, cached.stamps == stamps, now.timeIntervalSince(cached.checkedAt) < interval { return cached.result }
@@ -55,8 +68,9 @@ struct ComposeProbe: Probe {
             let outcome = try await compose.run(["config", "-q"], timeout: 60)
             result = ProbeResult(findings: outcome.succeeded ? [] : [finding(outcome, directory: directory)])
         } catch {
-            // Compose missing or the directory unset: the probe could not look (asked again next cycle).
-            return ProbeResult(error: "\(error)", fix: "install docker compose (or docker-compose), or set `[compose] directory` in agent.toml")
+            // Compose missing: the probe could not look, until compose is installed (a change
+            // of the programs' stamps) or the interval passes.
+            result = ProbeResult(error: "\(error)", fix: "install docker compose (or docker-compose), or set `[compose] directory` in agent.toml")
         }
         cache.value = Cache(checkedAt: now, stamps: stamps, result: result)
         return result
