@@ -38,8 +38,7 @@ final class FakeChatServer: @unchecked Sendable {
     let webhookSecret: String
     private let lock = NSLock()
     private var port = 0
-    private var task: Task<Void, Never>?
-    private var group: ServiceGroup?
+    private var server: LoopbackHTTPServer?
     private var recorded: [Recorded] = []
     private var faults: [Service: [Fault]] = [:]
     /// A service answering this for every request until cleared (an outage).
@@ -71,41 +70,17 @@ final class FakeChatServer: @unchecked Sendable {
     }
 
     private func run() async throws {
-        var logger = Logger(label: "fake-chat")
-        logger.logLevel = .error
-        let started = ChatStartSignal()
-        let responder = CallbackResponder<BasicRequestContext> { [self] request, _ in
-            var request = request
-            let body = try await request.collectBody(upTo: 1 << 20)
-            return self.respond(request, body: Data(body.readableBytesView))
+        let server = try await LoopbackHTTPServer.start(name: "chat", maxBodyBytes: 1 << 20) { [self] request, body in
+            self.respond(request, body: body)
         }
-        let app = Application(
-            responder: responder,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "fake-chat"),
-            onServerRunning: { channel in started.finish(.success(channel.localAddress?.port ?? 0)) },
-            logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
-        let task = Task {
-            do {
-                try await group.run()
-                started.finish(.failure(ChatServerError("the fake chat server stopped before it listened")))
-            } catch {
-                started.finish(.failure(error))
-            }
-        }
-        let port = try await started.value()
         lock.withLock {
-            self.port = port
-            self.task = task
-            self.group = group
+            self.port = server.port
+            self.server = server
         }
     }
 
     func stop() async {
-        let (task, group) = lock.withLock { (self.task, self.group) }
-        guard let task, let group else { return }
-        await group.triggerGracefulShutdown()
-        await task.value
+        await lock.withLock { self.server }?.stop()
     }
 
     private func respond(_ request: Request, body: Data) -> Response {
@@ -170,34 +145,3 @@ final class FakeChatServer: @unchecked Sendable {
     }
 }
 
-struct ChatServerError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-private final class ChatStartSignal: @unchecked Sendable {
-    // @unchecked: `result` and `waiter` are only touched while holding `lock`.
-    private let lock = NSLock()
-    private var result: Result<Int, any Error>?
-    private var waiter: CheckedContinuation<Int, any Error>?
-
-    func finish(_ outcome: Result<Int, any Error>) {
-        let waiter: CheckedContinuation<Int, any Error>? = lock.withLock {
-            guard result == nil else { return nil }
-            result = outcome
-            defer { self.waiter = nil }
-            return self.waiter
-        }
-        waiter?.resume(with: outcome)
-    }
-
-    func value() async throws -> Int {
-        try await withCheckedThrowingContinuation { continuation in
-            let ready: Result<Int, any Error>? = lock.withLock {
-                if result == nil { waiter = continuation }
-                return result
-            }
-            if let ready { continuation.resume(with: ready) }
-        }
-    }
-}

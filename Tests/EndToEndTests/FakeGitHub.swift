@@ -31,8 +31,7 @@ final class FakeGitHub: @unchecked Sendable {
 
     private let lock = NSLock()
     private var port = 0
-    private var task: Task<Void, Never>?
-    private var group: ServiceGroup?
+    private var server: LoopbackHTTPServer?
     private var issues: [Int: Issue] = [:]
     private var commentList: [Comment] = []
     private var nextCommentID: Int64 = 1_000_000
@@ -127,41 +126,17 @@ final class FakeGitHub: @unchecked Sendable {
     }
 
     private func run() async throws {
-        var logger = Logger(label: "fake-github")
-        logger.logLevel = .error
-        let started = StartSignal()
-        let responder = CallbackResponder<BasicRequestContext> { [self] request, _ in
-            var request = request
-            let body = try await request.collectBody(upTo: 8 << 20)
-            return self.respond(request, body: Data(body.readableBytesView))
+        let server = try await LoopbackHTTPServer.start(name: "GitHub.com", maxBodyBytes: 8 << 20) { [self] request, body in
+            self.respond(request, body: body)
         }
-        let app = Application(
-            responder: responder,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "GitHub.com"),
-            onServerRunning: { channel in started.finish(.success(channel.localAddress?.port ?? 0)) },
-            logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
-        let task = Task {
-            do {
-                try await group.run()
-                started.finish(.failure(FakeGitHubError("the fake GitHub server stopped before it listened")))
-            } catch {
-                started.finish(.failure(error))
-            }
-        }
-        let port = try await started.value()
         lock.withLock {
-            self.port = port
-            self.task = task
-            self.group = group
+            self.port = server.port
+            self.server = server
         }
     }
 
     func stop() async {
-        let (task, group) = lock.withLock { (self.task, self.group) }
-        guard let task, let group else { return }
-        await group.triggerGracefulShutdown()
-        await task.value
+        await lock.withLock { self.server }?.stop()
     }
 
     // MARK: What a user does on github.com
@@ -544,37 +519,4 @@ final class FakeGitHub: @unchecked Sendable {
             "issue_url": "\(api)/issues/\(comment.issue)", "author_association": comment.association, "performed_via_github_app": NSNull(),
         ]
     }
-}
-
-/// Hands the bound port (or the failure to bind) from the server task to `start`, once.
-private final class StartSignal: @unchecked Sendable {
-    // @unchecked: `result` and `waiter` are only touched while holding `lock`.
-    private let lock = NSLock()
-    private var result: Result<Int, any Error>?
-    private var waiter: CheckedContinuation<Int, any Error>?
-
-    func finish(_ outcome: Result<Int, any Error>) {
-        let waiter: CheckedContinuation<Int, any Error>? = lock.withLock {
-            guard result == nil else { return nil }
-            result = outcome
-            defer { self.waiter = nil }
-            return self.waiter
-        }
-        waiter?.resume(with: outcome)
-    }
-
-    func value() async throws -> Int {
-        try await withCheckedThrowingContinuation { continuation in
-            let ready: Result<Int, any Error>? = lock.withLock {
-                if result == nil { waiter = continuation }
-                return result
-            }
-            if let ready { continuation.resume(with: ready) }
-        }
-    }
-}
-
-struct FakeGitHubError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
