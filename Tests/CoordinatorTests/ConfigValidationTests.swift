@@ -25,6 +25,21 @@ import Testing
         do { _ = try CoordinatorConfig.load(path: file) } catch { #expect(error.description.contains("at most \"825d\"")) }
     }
 
+    @Test func aSigningInProxyNeedsBothItsHeaderAndItsAddresses() throws {
+        let d = try Directory()
+        let listen = "[listen]\nweb = \"127.0.0.1:8081\"\n[web]\n"
+        func error(_ body: String) -> String? {
+            do { _ = try CoordinatorConfig.load(path: try d.config(listen + body)); return nil } catch { return "\(error)" }
+        }
+        #expect(error("proxy_user_header = \"X-Forwarded-User\"\n")?.contains("needs web.trusted_proxies") == true)
+        #expect(error("trusted_proxies = [\"127.0.0.1\"]\n")?.contains("needs web.proxy_user_header") == true)
+        #expect(error("proxy_user_header = \"X-Forwarded-User\"\ntrusted_proxies = [\"proxy.example.org\"]\n")?.contains("not an IP address") == true)
+        #expect(error("proxy_user_header = \"X Forwarded\"\ntrusted_proxies = [\"127.0.0.1\"]\n")?.contains("header name") == true)
+        #expect(error("proxy_user_header = \"X-Forwarded-User\"\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]\n") == nil)
+        let config = try CoordinatorConfig.load(path: try d.config(listen + "proxy_user_header = \"X-Forwarded-User\"\ntrusted_proxies = [\"::1\"]\n"))
+        #expect(config.web?.proxyUserHeader == "X-Forwarded-User" && config.web?.trustedProxies == ["::1"])
+    }
+
     @Test func everyDurationHasAnUpperBound() throws {
         let d = try Directory()
         for key in ["agents.token_lifetime", "agents.offline_after", "limits.max_long_poll", "guardrails.approval_timeout", "predict.hold"] {

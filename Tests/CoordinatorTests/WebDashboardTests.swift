@@ -15,10 +15,10 @@ final class WebFixture: @unchecked Sendable {
     let metrics = CoordinatorMetrics()
     static let password = "correct horse battery staple"
 
-    init(loginAttempts: Int = 5, metricsToken: Secret? = nil) async throws {
+    init(loginAttempts: Int = 5, metricsToken: Secret? = nil, proxyUserHeader: String? = nil, trustedProxies: [String] = []) async throws {
         tickets = try await TicketFixture(mode: .propose)
         let config = WebConfig(listen: ListenAddress(host: "127.0.0.1", port: 0), tls: false, sessionLifetime: 3600, loginAttempts: loginAttempts,
-                               loginWindow: 900, metricsTokenFile: nil)
+                               loginWindow: 900, metricsTokenFile: nil, proxyUserHeader: proxyUserHeader, trustedProxies: trustedProxies)
         dashboard = try WebDashboard(
             engine: tickets.engine, store: tickets.fleet.store, config: config, offlineAfter: 180, mentions: [], metricsToken: metricsToken,
             metrics: metrics, paths: nil, logger: tickets.logger)
@@ -88,6 +88,33 @@ enum WebTest {
 }
 
 @Suite struct WebDashboardTests {
+    /// oauth2-proxy in front: its header signs a person in, from a trusted address only, as
+    /// the account of that name (role and all); the sign-in is audited and starts an ordinary
+    /// session, so forms still need their CSRF token. Over a real socket: the peer is 127.0.0.1.
+    @Test func aTrustedProxysUserHeaderSignsInItsAccountAndAnUntrustedOneIsIgnored() async throws {
+        let f = try await WebFixture(proxyUserHeader: "X-Forwarded-User", trustedProxies: ["127.0.0.1", "::1"])
+        try await Application(router: f.dashboard.makeRouter()).test(.live) { client in
+            let page = try await client.execute(uri: "/", method: .get, headers: [HTTPField.Name("X-Forwarded-User")!: "alice"])
+            #expect(page.status == .ok)
+            let cookie = try #require(WebTest.cookie(WebSessionMiddleware.cookieName, in: page))
+            #expect(!cookie.isEmpty && String(buffer: page.body).contains("alice"))
+            let login = try await f.store.recentAudit(matching: "web.login", limit: 5).first
+            #expect(login?.actor == "web:alice" && login?.details.contains("proxy header") == true, "\(String(describing: login))")
+            // The session is the proxy's person: another name in the header ends it.
+            let other = try await client.execute(uri: "/", method: .get, headers: [
+                .cookie: "\(WebSessionMiddleware.cookieName)=\(cookie)", HTTPField.Name("X-Forwarded-User")!: "vera"])
+            #expect(other.status == .ok && WebTest.cookie(WebSessionMiddleware.cookieName, in: other) != cookie)
+            // A name without an account is refused, not signed in.
+            let stranger = try await client.execute(uri: "/", method: .get, headers: [HTTPField.Name("X-Forwarded-User")!: "mallory"])
+            #expect(stranger.status == .forbidden && String(buffer: stranger.body).contains("users add"))
+        }
+        let untrusted = try await WebFixture(proxyUserHeader: "X-Forwarded-User", trustedProxies: ["192.0.2.10"])
+        try await Application(router: untrusted.dashboard.makeRouter()).test(.live) { client in
+            let page = try await client.execute(uri: "/", method: .get, headers: [HTTPField.Name("X-Forwarded-User")!: "alice"])
+            #expect(page.status == .seeOther && page.headers[.location]?.hasPrefix("/login") == true, "a header from anyone else counts for nothing")
+        }
+    }
+
     @Test func signingInSetsAStrictHttpOnlyCookieAndEveryPageRenders() async throws {
         let f = try await WebFixture()
         let ticket = try await f.awaitingTicket()

@@ -52,6 +52,9 @@ enum CoordinatorConfigTemplate {
         # login_attempts = 5             # failed logins per account and per address in 15 minutes (1 to 100)
         # metrics_token_file = "/etc/fieldmedic/metrics.token"   # mode 0600; /metrics then needs
         #                                                       # "Authorization: Bearer <token>"
+        # proxy_user_header = "X-Forwarded-User"   # a reverse proxy that signs people in (oauth2-proxy)
+        # trusted_proxies = ["127.0.0.1"]         # names them in this header, believed only from
+        #                                         # these addresses; each person needs an account
 
         # [github]: take tickets from a repository's issues and post reports there. Without this
         # section the coordinator runs in outbox mode: reports are written under data_dir/outbox/.

@@ -25,6 +25,9 @@ struct WebDashboard: Sendable {
     /// Secure cookies (the listener speaks TLS).
     let secureCookies: Bool
     let metricsToken: Secret?
+    /// A signing-in reverse proxy's header and the addresses it is believed from.
+    let proxyUserHeader: String?
+    let trustedProxies: [String]
     let metrics: CoordinatorMetrics
     let paths: CoordinatorPaths?
     let library: MustacheLibrary
@@ -43,6 +46,8 @@ struct WebDashboard: Sendable {
         self.mentions = mentions
         self.secureCookies = config.tls
         self.metricsToken = metricsToken
+        self.proxyUserHeader = config.proxyUserHeader
+        self.trustedProxies = config.trustedProxies
         self.metrics = metrics
         self.paths = paths
         self.library = try WebTemplates.library()
@@ -71,7 +76,18 @@ struct WebDashboard: Sendable {
         }
 
         // Middleware is added to a group before its routes (it wraps only routes added after it).
-        let signedIn = router.group().add(middleware: WebSessionMiddleware(sessions: sessions, accounts: store, clock: clock)).add(middleware: WebCSRFMiddleware())
+        var sessionMiddleware = WebSessionMiddleware(sessions: sessions, accounts: store, clock: clock)
+        if let header = proxyUserHeader.flatMap({ HTTPField.Name($0) }), !trustedProxies.isEmpty {
+            let secure = secureCookies
+            let store = store
+            sessionMiddleware.proxy = WebSessionMiddleware.ProxyUser(
+                header: header, trusted: Set(trustedProxies),
+                cookie: { value, maxAge in
+                    Cookie(name: WebSessionMiddleware.cookieName, value: value, maxAge: maxAge, path: "/", secure: secure, httpOnly: true, sameSite: .strict)
+                },
+                audit: { entry in try await store.appendAudit(entry) })
+        }
+        let signedIn = router.group().add(middleware: sessionMiddleware).add(middleware: WebCSRFMiddleware())
         signedIn.get("/") { request, context in try await fleetPage(request, context) }
         signedIn.get("/fleet/live") { _, context in HTML.response(try await fleetTable(context)) }
         signedIn.get("/hosts/{name}") { request, context in try await hostPage(request, context) }

@@ -33,20 +33,49 @@ struct WebSessionMiddleware: RouterMiddleware {
     let accounts: any WebAccountStore
     let clock: any WallClock
 
+    /// A reverse proxy that signs people in (oauth2-proxy): its header names the person, and
+    /// is believed only from `trusted` addresses. The person needs a FieldMedic account (its
+    /// role applies); the proxy's sign-in starts an ordinary session, so CSRF works as usual.
+    struct ProxyUser: Sendable {
+        var header: HTTPField.Name
+        var trusted: Set<String>
+        var cookie: @Sendable (String, Int) -> Cookie
+        var audit: @Sendable (AuditEntry) async throws -> Void
+    }
+    var proxy: ProxyUser? = nil
+
     static let cookieName = "fm_session"
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
+        let proxied = proxy.flatMap { proxy in
+            proxy.trusted.contains(context.peer) ? request.headers[proxy.header].map { String($0.prefix(64)) } : nil
+        }
         if let cookie = request.cookies[Self.cookieName]?.value, !cookie.isEmpty,
            var session = await sessions.session(cookie: cookie, now: clock.now()) {
             // The account as it is now: removed, or given a new password, signs the session
-            // out; a changed role applies at once.
-            if let user = try await accounts.webUser(named: session.user), user.passwordHash == session.credential {
+            // out; a changed role applies at once. Behind a signing-in proxy, the session must
+            // be the person the proxy names.
+            if let user = try await accounts.webUser(named: session.user), user.passwordHash == session.credential,
+               proxied == nil || proxied == user.name {
                 session.role = user.role
                 context.session = session
                 return try await next(request, context)
             }
             await sessions.end(cookie: cookie)
+        }
+        if let proxy, let name = proxied {
+            guard (try? WebPassword.validate(name: name)) != nil, let user = try await accounts.webUser(named: name) else {
+                throw WebError(.forbidden, "The sign-in proxy names \(name), who has no FieldMedic account: an admin adds one with `fieldmedic-coordinator users add NAME --role viewer`.")
+            }
+            let now = clock.now()
+            let (value, session) = await sessions.create(user: user.name, role: user.role, credential: user.passwordHash, now: now)
+            try await proxy.audit(AuditEntry(at: now, actor: "web:\(user.name)", action: "web.login", subject: "web",
+                                             details: ["peer": context.peer, "role": user.role.rawValue, "via": "proxy header \(proxy.header.rawName)"]))
+            context.session = session
+            var response = try await next(request, context)
+            response.setCookie(proxy.cookie(value, Int(sessions.lifetime)))
+            return response
         }
         if request.method == .get || request.method == .head {
             let path = request.uri.path.hasPrefix("/") && !request.uri.path.hasPrefix("//") ? request.uri.path : "/"
