@@ -48,6 +48,23 @@ final class CapturedLog: LogHandler, @unchecked Sendable {
         #expect(captured.lines.contains { $0.hasPrefix("error") && $0.contains("disk is full") })
     }
 
+    /// GlitchTip's token is its URL: an error on that route is logged without it.
+    @Test func theGlitchTipTokenInThePathIsNotLogged() async throws {
+        let captured = CapturedLog()
+        let logger = Logger(label: "test") { _ in captured }
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorRenderingMiddleware(logger: logger, pathForLog: IngestAPI.loggablePath))
+        router.post("/v1/ingest/glitchtip/{token}") { _, _ -> String in throw CocoaError(.fileNoSuchFile) }
+        let token = "Zq8x-secret-glitchtip-token-0123456789"
+        try await Application(router: router).test(.router) { client in
+            let answer = try await client.execute(uri: "/v1/ingest/glitchtip/\(token)", method: .post)
+            #expect(answer.status == .internalServerError)
+        }
+        #expect(captured.lines.contains { $0.contains("/v1/ingest/glitchtip/[REDACTED]") }, "\(captured.lines)")
+        #expect(!captured.lines.contains { $0.contains(token) })
+        #expect(IngestAPI.loggablePath("/v1/ingest/alertmanager") == "/v1/ingest/alertmanager")
+    }
+
     @Test func everyListenerRendersErrors() async throws {
         // The operator router as serve builds it: a store that cannot be written answers with a message.
         let t = try await TicketFixture()

@@ -26,9 +26,14 @@ struct IngestAPI: Sendable {
     /// Reachable without credentials; the route-walk test holds every other route to 401/403.
     static let publicRoutes: Set<String> = ["GET /healthz"]
 
+    /// The path with GlitchTip's token (the secret in its URL) left out, for log lines.
+    @Sendable static func loggablePath(_ path: String) -> String {
+        path.hasPrefix(glitchtipPrefix + "/") ? glitchtipPrefix + "/[REDACTED]" : path
+    }
+
     func makeRouter() -> Router<AgentRequestContext> {
         let router = Router(context: AgentRequestContext.self)
-        router.add(middleware: ErrorRenderingMiddleware(logger: logger))
+        router.add(middleware: ErrorRenderingMiddleware(logger: logger, pathForLog: Self.loggablePath))
         let alertmanager = router.group().add(middleware: IngestAuthenticationMiddleware(
             token: secrets.alertmanagerToken, authenticator: authenticator, rejections: rejections))
         alertmanager.post("/v1/ingest/alertmanager") { request, _ in

@@ -12,6 +12,9 @@ import Shared
 /// ```
 struct ErrorRenderingMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
+    /// The request path as the log may show it: a listener whose paths carry a secret (the
+    /// GlitchTip token) redacts it here.
+    var pathForLog: @Sendable (String) -> String = { $0 }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -22,10 +25,10 @@ struct ErrorRenderingMiddleware<Context: RequestContext>: RouterMiddleware {
             throw CancellationError()
         } catch where SQLiteStore.isDiskFull(error) {
             logger.error("cannot write the database: the disk is full; free space on the coordinator's data_dir", metadata: [
-                "request": "\(request.method) \(request.uri.path)", "error": "\(error)"])
+                "request": "\(request.method) \(pathForLog(request.uri.path))", "error": "\(error)"])
             throw APIError(.serviceUnavailable, "disk_full", "the coordinator cannot write its database because its disk is full; retry later")
         } catch {
-            logger.error("request failed", metadata: ["request": "\(request.method) \(request.uri.path)", "error": "\(error)"])
+            logger.error("request failed", metadata: ["request": "\(request.method) \(pathForLog(request.uri.path))", "error": "\(error)"])
             throw APIError(.internalServerError, "internal_error", "the coordinator could not handle this request; its log says why")
         }
     }

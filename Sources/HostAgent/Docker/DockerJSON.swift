@@ -108,23 +108,23 @@ enum DockerJSON {
     }
 
     /// One line of `GET /events`; nil for a line that is not an event object.
-    static func event(_ line: Data) -> DockerEvent? {
+    static func event(_ line: Data) -> DockerEvent? { timed(line)?.event }
+
+    /// The events of a replayed `GET /events?since&until` body that carry a time.
+    static func timedEvents(_ body: Data) -> [DockerEvent] {
+        body.split(separator: 0x0a).compactMap { line in timed(Data(line)).flatMap { $0.hasTime ? $0.event : nil } }
+    }
+
+    /// One event line read once: the event (time 1970 when the line has none) and whether it had one.
+    private static func timed(_ line: Data) -> (event: DockerEvent, hasTime: Bool)? {
         guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any] else { return nil }
         let actor = object["Actor"] as? [String: Any] ?? [:]
         let attributes = actor["Attributes"] as? [String: String] ?? [:]
         let action = (object["Action"] as? String ?? object["status"] as? String ?? "").split(separator: ":").first.map(String.init) ?? ""
-        return DockerEvent(
+        let at = time(object["timeNano"])
+        return (DockerEvent(
             action: action, containerID: actor["ID"] as? String ?? object["id"] as? String ?? "",
-            service: attributes["com.docker.compose.service"], time: time(object["timeNano"]) ?? Date(timeIntervalSince1970: 0))
-    }
-
-    /// The events of a replayed `GET /events?since&until` body that carry a time.
-    static func timedEvents(_ body: Data) -> [DockerEvent] {
-        body.split(separator: 0x0a).compactMap { line in
-            guard let event = event(Data(line)),
-                  let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], time(object["timeNano"]) != nil else { return nil }
-            return event
-        }
+            service: attributes["com.docker.compose.service"], time: at ?? Date(timeIntervalSince1970: 0)), at != nil)
     }
 
     /// The times of a replayed `GET /events` body.
