@@ -131,12 +131,10 @@ done
 
 # ---- binaries ----------------------------------------------------------------------------
 
-# -z now: bind every symbol at start-up, so that the whole GOT is read-only (full RELRO).
-# lld with -z pack-relative-relocs (DT_RELR, glibc >= 2.36): the static Swift runtime's 2.4 MB
-# of relative relocations shrink to ~20 KB that the loader no longer pages in; the agent's
-# steady RSS drops by ~3.4 MiB (docs/benchmarks.md). Still a PIE.
-build=(swift build -c release --static-swift-stdlib -Xswiftc -use-ld=lld -Xlinker -z -Xlinker now
-  -Xlinker -z -Xlinker pack-relative-relocs --scratch-path "$scratch")
+# shellcheck source=scripts/lib/release-build.sh
+. "$repo/scripts/lib/release-build.sh"
+release_build_command "$scratch"
+build=("${release_build[@]}")
 if [ -z "$bin_dir" ]; then
   for product in "${products[@]}"; do
     log "${build[*]} --product $product"

@@ -138,6 +138,8 @@ enum WebTest {
                 let response = try await client.execute(uri: path, method: .get, headers: [.cookie: "\(WebSessionMiddleware.cookieName)=\(session)"])
                 #expect(response.status == .ok, "\(path): \(response.status)")
                 #expect(response.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true, "\(path)")
+                let timing = try #require(response.headers[WebSecurityHeadersMiddleware.serverTiming], "\(path): Server-Timing")
+                #expect(timing.range(of: #"^app;dur=[0-9]+\.[0-9]{2}$"#, options: .regularExpression) != nil, "\(path): \(timing)")
             }
             let fleet = try await client.execute(uri: "/", method: .get, headers: [.cookie: "\(WebSessionMiddleware.cookieName)=\(session)"])
             let html = String(buffer: fleet.body)

@@ -40,6 +40,36 @@ import Testing
         #expect(WireDate.parse("2026-09-21T14:13:20Z") == Date(timeIntervalSince1970: 1_790_000_000))
         #expect(WireDate.parse("yesterday") == nil)
     }
+
+    /// The hand-written reader of the stored shape gives what Foundation's ISO 8601 parser
+    /// gives, to the bit, on generated times from 1583 to 9999 (leap days included), and
+    /// leaves every other text (earlier years: Foundation's calendar is Julian there) to it.
+    @Test func theFastDateReaderAgreesWithFoundation() {
+        var generator = SystemRandomNumberGenerator()
+        let foundation: (String) -> Date? = {
+            try? Date($0, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        }
+        var samples: [Date] = [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 951_782_400), // 2000-02-29
+                               Date(timeIntervalSince1970: -12_212_553_600), Date(timeIntervalSince1970: 253_402_300_799.999)] // 1583-01-01, 9999-12-31
+        for _ in 0..<5_000 {
+            let millis = Int64.random(in: -12_212_553_600_000...253_402_300_799_999, using: &generator)
+            samples.append(Date(timeIntervalSince1970: Double(millis) / 1000))
+        }
+        for date in samples {
+            let text = WireDate.format(date)
+            let fast = WireDate.parseExact(text)
+            #expect(fast != nil, "\(text)")
+            #expect(fast == foundation(text), "\(text): \(String(describing: fast?.timeIntervalSince1970)) vs \(String(describing: foundation(text)?.timeIntervalSince1970))")
+            let whole = String(text.dropLast(5)) + "Z"
+            #expect(WireDate.parseExact(whole) == foundation(whole) && foundation(whole) != nil, "\(whole)")
+        }
+        #expect(WireDate.parseExact("1582-10-15T00:00:00Z") == nil && WireDate.parse("1582-10-15T00:00:00Z") != nil)
+        for other in ["2026-02-29T00:00:00.000Z", "2026-13-01T00:00:00.000Z", "2026-09-21T24:00:00Z", "2026-09-21T14:13:60Z",
+                      "2026-09-21T14:13:20.250+02:00", "2026-09-21 14:13:20Z", "2026-09-21T14:13:2a.250Z", "2026-09-21T14:13:20.25Z", "", "yesterday"] {
+            #expect(WireDate.parseExact(other) == nil, "\(other)")
+        }
+        #expect(WireDate.parse("2026-09-21T16:13:20.250+02:00") == Date(timeIntervalSince1970: 1_790_000_000.25), "other zones: Foundation")
+    }
 }
 
 @Suite struct DurationTextTests {

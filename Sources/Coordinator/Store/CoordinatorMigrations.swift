@@ -194,6 +194,16 @@ enum CoordinatorMigrations {
                 )
                 """)
         }
+        migrator.registerMigration("dashboard-ticket-list-indexes") { db in
+            // The dashboard's lists walk tickets newest first (by host or state too), and
+            // /metrics counts them by source: indexes instead of reading every document.
+            try db.execute(sql: """
+                CREATE INDEX tickets_updated ON tickets(updated_at, id);
+                CREATE INDEX tickets_host_updated ON tickets(host, updated_at, id);
+                CREATE INDEX tickets_state_updated ON tickets(state, updated_at, id);
+                CREATE INDEX tickets_source ON tickets(json_extract(doc, '$.source'));
+                """)
+        }
         return migrator
     }
 }

@@ -56,12 +56,26 @@ extension SQLiteCoordinatorStore: PredictStore {
     func series(agent: String, since: Date) async throws -> [String: [String: [(t: Double, v: Double)]]] {
         try await pool.read { db in
             var out: [String: [String: [(t: Double, v: Double)]]] = [:]
+            // In the index's order (agent, metric, subject, at): no sort, and each series is
+            // gathered in one array before it goes into the dictionary.
             let rows = try Row.fetchCursor(
-                db, sql: "SELECT metric, subject, at, value FROM samples WHERE agent = ? AND at >= ? ORDER BY at",
+                db, sql: "SELECT metric, subject, at, value FROM samples WHERE agent = ? AND at >= ? ORDER BY metric, subject, at",
                 arguments: [agent, since.timeIntervalSince1970])
-            while let row = try rows.next() {
-                out[row["metric"], default: [:]][row["subject"], default: []].append((row["at"], row["value"]))
+            var key: (metric: String, subject: String)?
+            var points: [(t: Double, v: Double)] = []
+            func flush() {
+                if let key, !points.isEmpty { out[key.metric, default: [:]][key.subject] = points }
+                points = []
             }
+            while let row = try rows.next() {
+                let metric: String = row[0], subject: String = row[1]
+                if key?.metric != metric || key?.subject != subject {
+                    flush()
+                    key = (metric, subject)
+                }
+                points.append((row[2], row[3]))
+            }
+            flush()
             return out
         }
     }

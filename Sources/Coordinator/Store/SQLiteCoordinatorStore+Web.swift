@@ -57,6 +57,21 @@ struct TicketHead: Sendable, Equatable {
     var state: String
 }
 
+/// A ticket as a list shows it, read with SQLite's JSON functions: the title, the issue and
+/// the findings its priority comes from, not the whole document (timeline, reports, plan).
+struct TicketLine: Sendable, Equatable {
+    var id: Int64
+    var host: String?
+    var state: String
+    var title: String
+    var issueNumber: Int?
+    var updatedAt: Date
+    var targets: [Finding]
+    var seeds: [Finding]?
+
+    func priority(_ playbook: Playbook) -> TicketPriority { TicketPriority.of(targets: targets, seeds: seeds, playbook) }
+}
+
 /// Read-only views for the dashboard and /metrics.
 protocol DashboardStore: Sendable {
     /// Every agent's newest report, reduced to what the fleet page shows, in one query.
@@ -64,6 +79,9 @@ protocol DashboardStore: Sendable {
     func openTicketHeads() async throws -> [TicketHead]
     /// Tickets, newest first, filtered in SQL, at most `limit`.
     func tickets(host: String?, state: TicketState?, openOnly: Bool, limit: Int) async throws -> [Ticket]
+    /// The same, as list lines, skipping `offset` (an index on updated_at keeps this a short
+    /// walk whatever the store holds).
+    func ticketLines(host: String?, state: TicketState?, openOnly: Bool, limit: Int, offset: Int) async throws -> [TicketLine]
     func ticketCounts() async throws -> (byState: [String: Int], bySource: [String: Int])
     /// The newest audit rows, filtered by a substring of actor, action or subject.
     func recentAudit(matching filter: String?, limit: Int) async throws -> [AuditRecord]
@@ -121,6 +139,33 @@ extension SQLiteCoordinatorStore: DashboardStore {
             tickets.append(ticket)
         }
         return tickets
+    }
+
+    func ticketLines(host: String?, state: TicketState?, openOnly: Bool, limit: Int, offset: Int) async throws -> [TicketLine] {
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        if let host { clauses.append("host = ?"); arguments += [host] }
+        if let state { clauses.append("state = ?"); arguments += [state.rawValue] }
+        if openOnly { clauses.append("open = 1") }
+        let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        arguments += [limit, max(0, offset)]
+        let bound = arguments
+        let sql = """
+            SELECT id, host, state, updated_at, json_extract(doc, '$.title') AS title, json_extract(doc, '$.issueNumber') AS issue,
+                   json_extract(doc, '$.targets') AS targets, json_extract(doc, '$.seeds') AS seeds
+            FROM tickets \(filter) ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?
+            """
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: bound).map { row in
+                let targets: String? = row["targets"]
+                let seeds: String? = row["seeds"]
+                return TicketLine(
+                    id: row["id"], host: row["host"], state: row["state"], title: row["title"] ?? "",
+                    issueNumber: row["issue"], updatedAt: WireDate.parse(row["updated_at"]) ?? .distantPast,
+                    targets: targets.flatMap { try? WireCodec.decodeStored([Finding].self, from: Data($0.utf8)) } ?? [],
+                    seeds: seeds.flatMap { try? WireCodec.decodeStored([Finding].self, from: Data($0.utf8)) })
+            }
+        }
     }
 
     func ticketCounts() async throws -> (byState: [String: Int], bySource: [String: Int]) {

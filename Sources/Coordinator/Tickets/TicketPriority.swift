@@ -57,6 +57,14 @@ extension Ticket {
     /// The most urgent of its findings (the playbook's overrides first); a report with no
     /// finding is P3 until one explains it.
     func priority(_ playbook: Playbook) -> TicketPriority {
+        TicketPriority.of(targets: targets, seeds: seeds, playbook)
+    }
+}
+
+extension TicketPriority {
+    /// A ticket's priority from its targets (or, before a diagnosis, the findings it was
+    /// opened with): what `Ticket.priority` and the dashboard's ticket lines both use.
+    static func of(targets: [Finding], seeds: [Finding]?, _ playbook: Playbook) -> TicketPriority {
         let findings = targets.isEmpty ? (seeds ?? []) : targets
         return findings.map { playbook.priority(of: $0) }.min() ?? .p3
     }

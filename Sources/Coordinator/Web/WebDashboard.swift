@@ -89,7 +89,7 @@ struct WebDashboard: Sendable {
         }
         let signedIn = router.group().add(middleware: sessionMiddleware).add(middleware: WebCSRFMiddleware())
         signedIn.get("/") { request, context in try await fleetPage(request, context) }
-        signedIn.get("/fleet/live") { _, context in HTML.response(try await fleetTable(context)) }
+        signedIn.get("/fleet/live") { request, _ in HTML.response(try await fleetTable(FleetView(request.uri.queryParameters))) }
         signedIn.get("/hosts/{name}") { request, context in try await hostPage(request, context) }
         signedIn.get("/tickets") { request, context in try await ticketsPage(request, context) }
         signedIn.get("/tickets/{id}") { request, context in try await ticketPage(request, context) }
@@ -252,12 +252,52 @@ struct WebDashboard: Sendable {
     // MARK: Pages
 
     func fleetPage(_ request: Request, _ context: WebRequestContext) async throws -> Response {
-        let table: String = try await fleetTable(context)
-        let values: [String: Any] = ["table": table, "asOf": WebFormat.time(clock.now())]
+        let view = FleetView(request.uri.queryParameters)
+        let table: String = try await fleetTable(view)
+        var values: [String: Any] = ["table": table, "asOf": WebFormat.time(clock.now()), "live": "/fleet/live" + view.query]
+        if let filter = view.filter { values["filter"] = filter }
         return try await respond("Fleet", "fleet", values, request, context, refresh: true)
     }
 
-    func fleetTable(_ context: WebRequestContext) async throws -> String {
+    /// What the fleet table shows: hosts whose name contains `filter`, most in need of
+    /// attention first, one page of `FleetView.pageSize` (a phone cannot read a thousand rows,
+    /// and rendering them costs more than the rest of the page).
+    struct FleetView: Sendable {
+        static let pageSize = 100
+        var filter: String?
+        var page: Int
+
+        init(filter: String?, page: Int) {
+            self.filter = filter
+            self.page = page
+        }
+
+        init(_ query: Hummingbird.Parameters) {
+            filter = query.get("q").map { String($0.trimmingCharacters(in: .whitespaces).prefix(64)) }.flatMap { $0.isEmpty ? nil : $0 }
+            page = max(1, min(10_000, Int(query.get("page") ?? "") ?? 1))
+        }
+
+        /// The query string that shows this view (the live refresh asks for the same).
+        var query: String { query(page: page) }
+
+        func query(page: Int) -> String {
+            var parts: [String] = []
+            if let filter { parts.append("q=" + HTML.queryEscape(filter)) }
+            if page > 1 { parts.append("page=\(page)") }
+            return parts.isEmpty ? "" : "?" + parts.joined(separator: "&")
+        }
+    }
+
+    /// Lower is more urgent: critical findings, then offline (or not enrolled, or revoked),
+    /// then warnings or open tickets, then paused, then the rest.
+    static func attention(online: Bool, critical: Int, warning: Int, tickets: Int, paused: Bool) -> Int {
+        if critical > 0 { return 0 }
+        if !online { return 1 }
+        if warning > 0 || tickets > 0 { return 2 }
+        return paused ? 3 : 4
+    }
+
+    func fleetTable(_ view: FleetView) async throws -> String {
         let now = clock.now()
         async let agents = store.agents()
         async let reports = store.hostReportFacts()
@@ -267,9 +307,31 @@ struct WebDashboard: Sendable {
         let ticketsByHost = Dictionary(grouping: try await open.filter { $0.host != nil }, by: { $0.host! })
         let silencesByHost = Dictionary(grouping: try await silences, by: \.agent)
         let (factsByHost, pausedHosts) = (try await reports, try await paused)
-        let rows: [[String: Any]] = try await agents.map { (record: AgentRecord) -> [String: Any] in
+        let all = try await agents
+        // Rank every host on plain values first; only the page's rows become template values.
+        var online = 0, withFindings = 0, openTickets = 0
+        var ranked: [(rank: Int, record: AgentRecord, summary: AgentSummary)] = []
+        ranked.reserveCapacity(all.count)
+        for record in all {
             let summary = AgentSummary(record, now: now, offlineAfter: offlineAfter)
-            var row = Self.stateValues(summary)
+            let facts = factsByHost[record.name]
+            let tickets = ticketsByHost[record.name]?.count ?? 0
+            if summary.online { online += 1 }
+            if let facts, facts.critical + facts.warning + facts.info > 0 { withFindings += 1 }
+            openTickets += tickets
+            if let filter = view.filter, !record.name.localizedCaseInsensitiveContains(filter) { continue }
+            let rank = Self.attention(online: summary.online, critical: facts?.critical ?? 0, warning: facts?.warning ?? 0, tickets: tickets,
+                                      paused: pausedHosts["pause:\(record.name)"] != nil)
+            ranked.append((rank, record, summary))
+        }
+        ranked.sort { $0.rank != $1.rank ? $0.rank < $1.rank : $0.record.name < $1.record.name }
+        let pages = max(1, (ranked.count + FleetView.pageSize - 1) / FleetView.pageSize)
+        let page = min(view.page, pages)
+        let first = (page - 1) * FleetView.pageSize
+        let shown = ranked[min(first, ranked.count)..<min(first + FleetView.pageSize, ranked.count)]
+        let rows: [[String: Any]] = shown.map { entry -> [String: Any] in
+            let record = entry.record
+            var row = Self.stateValues(entry.summary)
             row["name"] = record.name
             row["lastReport"] = WebFormat.ago(record.lastReportAt, now: now)
             row["certificate"] = record.certificateNotAfter.map(WebFormat.day) ?? "—"
@@ -288,7 +350,16 @@ struct WebDashboard: Sendable {
             if pausedHosts["pause:\(record.name)"] != nil { row["paused"] = true }
             return row
         }
-        return render("fleet-table", ["hosts": rows])
+        var values: [String: Any] = ["hosts": rows]
+        values["summary"] = "\(all.count) host\(all.count == 1 ? "" : "s"): \(online) online, \(all.count - online) offline or not reporting; "
+            + "\(withFindings) with findings; \(openTickets) open ticket\(openTickets == 1 ? "" : "s")"
+        if let filter = view.filter { values["filtered"] = "\(ranked.count) of them match “\(filter)”" }
+        if ranked.count > FleetView.pageSize {
+            values["range"] = "Hosts \(first + 1)–\(first + shown.count) of \(ranked.count), most in need of attention first"
+            if page > 1 { values["previous"] = "/" + view.query(page: page - 1) }
+            if page < pages { values["next"] = "/" + view.query(page: page + 1) }
+        }
+        return render("fleet-table", values)
     }
 
     static func stateValues(_ summary: AgentSummary) -> [String: Any] {
@@ -363,8 +434,8 @@ struct WebDashboard: Sendable {
             }
         }
         values["series"] = rows
-        let recent: [Ticket] = try await store.tickets(host: name, state: nil, openOnly: false, limit: 10)
-        let ticketRows: [[String: Any]] = recent.map { Self.ticketRow($0, engine: engine, now: now) }
+        let recent: [TicketLine] = try await store.ticketLines(host: name, state: nil, openOnly: false, limit: 10, offset: 0)
+        let ticketRows: [[String: Any]] = recent.map { Self.ticketRow($0, playbook: engine.config.playbook, now: now) }
         values["tickets"] = ticketRows
         let hostSilences: [SilenceRecord] = try await store.silences(activeAt: now).filter { $0.agent == name }
         let silenceRows: [[String: Any]] = hostSilences.map(Self.silenceRow)
@@ -372,17 +443,6 @@ struct WebDashboard: Sendable {
         return try await respond(name, "host", values, request, context)
     }
 
-    static func ticketRow(_ t: Ticket, engine: TicketEngine, now: Date) -> [String: Any] {
-        var row: [String: Any] = [:]
-        row["id"] = t.id
-        row["host"] = t.host ?? "—"
-        row["state"] = t.state.rawValue
-        row["priority"] = t.priority(engine.config.playbook).rawValue
-        row["title"] = t.title
-        row["updated"] = WebFormat.ago(t.updatedAt, now: now)
-        if let issue = t.issueNumber { row["issue"] = issue }
-        return row
-    }
 
     static func silenceRow(_ s: SilenceRecord) -> [String: Any] {
         var row: [String: Any] = [:]
@@ -395,7 +455,7 @@ struct WebDashboard: Sendable {
         return row
     }
 
-    static let ticketPageLimit = 200
+    static let ticketPageLimit = 100
 
     func ticketsPage(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
@@ -403,13 +463,23 @@ struct WebDashboard: Sendable {
         let state = query.get("state").flatMap(TicketState.init(rawValue:))
         let priority = query.get("priority").flatMap(TicketPriority.init(rawValue:))
         let all = query.get("all") == "1" || (state?.isTerminal ?? false)
+        let page = max(1, min(1_000, Int(query.get("page") ?? "") ?? 1))
         let now = clock.now()
-        // Priority is derived from the findings, so it is filtered here, from a bounded fetch.
-        var tickets = try await store.tickets(host: host, state: state, openOnly: !all, limit: priority == nil ? Self.ticketPageLimit + 1 : 5_000)
-        if let priority { tickets = tickets.filter { $0.priority(engine.config.playbook) == priority } }
-        let truncated = tickets.count > Self.ticketPageLimit
+        let size = Self.ticketPageLimit
+        let lines: [TicketLine]
+        var scanLimited = false
+        if let priority {
+            // Priority comes from the findings and the playbook, so it is filtered here, over
+            // the newest `priorityScanLimit` lines (light: no whole documents).
+            let scanned = try await store.ticketLines(host: host, state: state, openOnly: !all, limit: Self.priorityScanLimit, offset: 0)
+            scanLimited = scanned.count == Self.priorityScanLimit
+            let matching = scanned.filter { $0.priority(engine.config.playbook) == priority }
+            lines = Array(matching.dropFirst((page - 1) * size).prefix(size + 1))
+        } else {
+            lines = try await store.ticketLines(host: host, state: state, openOnly: !all, limit: size + 1, offset: (page - 1) * size)
+        }
         var values: [String: Any] = [:]
-        let rows: [[String: Any]] = tickets.prefix(Self.ticketPageLimit).map { Self.ticketRow($0, engine: engine, now: now) }
+        let rows: [[String: Any]] = lines.prefix(size).map { Self.ticketRow($0, playbook: engine.config.playbook, now: now) }
         values["rows"] = rows
         var states: [[String: Any]] = []
         for option in TicketState.allCases { states.append(["value": option.rawValue, "selected": option == state]) }
@@ -419,11 +489,36 @@ struct WebDashboard: Sendable {
         values["priorities"] = priorities
         let hostNames: [String] = try await store.agents().map(\.name)
         values["hostNames"] = hostNames
-        values["limit"] = Self.ticketPageLimit
         if let host { values["host"] = host }
         if all { values["all"] = true }
-        if truncated { values["truncated"] = true }
+        // Pages keep the filter: the same query with another page number.
+        var kept: [String] = []
+        if let host { kept.append("host=" + HTML.queryEscape(host)) }
+        if let state { kept.append("state=" + state.rawValue) }
+        if let priority { kept.append("priority=" + priority.rawValue) }
+        if all { kept.append("all=1") }
+        func link(_ page: Int) -> String { "/tickets?" + (kept + ["page=\(page)"]).joined(separator: "&") }
+        if page > 1 || lines.count > size {
+            values["range"] = rows.isEmpty ? "No tickets on page \(page)" : "Tickets \((page - 1) * size + 1)–\((page - 1) * size + rows.count), newest first"
+            if page > 1 { values["previous"] = link(page - 1) }
+            if lines.count > size { values["next"] = link(page + 1) }
+        }
+        if scanLimited { values["scanLimited"] = "The priority filter looks at the newest \(Self.priorityScanLimit) tickets only; add a host or state to look further back." }
         return try await respond("Tickets", "tickets", values, request, context)
+    }
+
+    static let priorityScanLimit = 5_000
+
+    static func ticketRow(_ t: TicketLine, playbook: Playbook, now: Date) -> [String: Any] {
+        var row: [String: Any] = [:]
+        row["id"] = t.id
+        row["host"] = t.host ?? "—"
+        row["state"] = t.state
+        row["priority"] = t.priority(playbook).rawValue
+        row["title"] = t.title
+        row["updated"] = WebFormat.ago(t.updatedAt, now: now)
+        if let issue = t.issueNumber { row["issue"] = issue }
+        return row
     }
 
     func ticket(_ context: WebRequestContext) async throws -> Ticket {

@@ -5,11 +5,15 @@ import NIOCore
 import Shared
 
 /// Headers every dashboard answer carries: no framing, no sniffing, no third-party anything
-/// (the CSP allows only this origin's own CSS and script), nothing cached.
+/// (the CSP allows only this origin's own CSS and script), nothing cached; and
+/// `Server-Timing: app;dur=MS`, the time the coordinator spent on the answer (the page is
+/// rendered whole before it leaves, so this is the server time a browser's developer tools
+/// and `scripts/bench-dashboard.sh` show).
 struct WebSecurityHeadersMiddleware: RouterMiddleware {
     typealias Context = WebRequestContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
         var response: Response
         do {
             response = try await next(request, context)
@@ -20,7 +24,16 @@ struct WebSecurityHeadersMiddleware: RouterMiddleware {
         response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         response.headers[HTTPField.Name("Referrer-Policy")!] = "same-origin"
         if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
+        response.headers[Self.serverTiming] = "app;dur=" + Self.milliseconds(ContinuousClock.now - started)
         return response
+    }
+
+    static let serverTiming = HTTPField.Name("Server-Timing")!
+
+    /// Milliseconds with two decimals, as Server-Timing's `dur` expects.
+    static func milliseconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        return String(format: "%.2f", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
     }
 }
 

@@ -44,7 +44,8 @@ enum WebTemplates {
 
     static let fleet = """
         <h1>Fleet</h1>
-        <p class="stamp" data-live="/fleet/live" data-target="fleet-table">Data as of <time>{{asOf}}</time><span class="stale" hidden> · stale: the coordinator did not answer</span></p>
+        <p class="stamp" data-live="{{live}}" data-target="fleet-table">Data as of <time>{{asOf}}</time><span class="stale" hidden> · stale: the coordinator did not answer</span></p>
+        <form method="get" action="/" class="filters"><label>Host name contains <input name="q" value="{{filter}}" maxlength="64"></label> <button>Find</button>{{#filter}} <a href="/">all hosts</a>{{/filter}}</form>
         <div id="fleet-table">{{{table}}}</div>
         <section class="card">
         <h2>Kill switch</h2>
@@ -60,13 +61,15 @@ enum WebTemplates {
         """
 
     static let fleetTable = """
+        <p class="summary">{{summary}}{{#filtered}} · {{filtered}}{{/filtered}}</p>
+        {{#range}}<p class="pager">{{range}}{{#previous}} · <a href="{{previous}}" rel="prev">← previous</a>{{/previous}}{{#next}} · <a href="{{next}}" rel="next">next →</a>{{/next}}</p>{{/range}}
         <table class="rows"><thead><tr><th>Host</th><th>State</th><th>Last report</th><th>Open findings</th><th>Open tickets</th><th>Silences</th><th>Agent</th><th>Certificate until</th></tr></thead><tbody>
         {{#hosts}}<tr class="{{stateClass}}"><td data-label="Host"><a href="/hosts/{{name}}">{{name}}</a>{{#paused}} <span class="tag">paused</span>{{/paused}}</td>
         <td data-label="State"><span class="pill {{stateClass}}">{{stateText}}</span></td><td data-label="Last report">{{lastReport}}</td>
         <td data-label="Open findings">{{#critical}}<span class="sev critical">{{critical}} critical</span> {{/critical}}{{#warning}}<span class="sev warning">{{warning}} warning</span> {{/warning}}{{#info}}<span class="sev info">{{info}} info</span>{{/info}}{{^anyFinding}}none{{/anyFinding}}</td>
         <td data-label="Open tickets">{{#tickets}}<a class="ticket-link" href="/tickets/{{id}}">#{{id}} {{state}}</a> {{/tickets}}{{^tickets}}none{{/tickets}}</td>
         <td data-label="Silences">{{silences}}</td><td data-label="Agent">{{version}}</td><td data-label="Certificate until">{{certificate}}</td></tr>
-        {{/hosts}}{{^hosts}}<tr><td colspan="8">No agents yet: run <code>fieldmedic-coordinator agents add NAME</code>.</td></tr>{{/hosts}}
+        {{/hosts}}{{^hosts}}<tr><td colspan="8">{{#filtered}}No host matches.{{/filtered}}{{^filtered}}No agents yet: run <code>fieldmedic-coordinator agents add NAME</code>.{{/filtered}}</td></tr>{{/hosts}}
         </tbody></table>
         """
 
@@ -103,7 +106,8 @@ enum WebTemplates {
         <table class="rows"><thead><tr><th>Ticket</th><th>Host</th><th>State</th><th>Priority</th><th>Title</th><th>Updated</th></tr></thead><tbody>
         {{#rows}}<tr><td data-label="Ticket"><a href="/tickets/{{id}}">#{{id}}</a>{{#issue}} <span class="muted">issue #{{issue}}</span>{{/issue}}</td><td data-label="Host">{{host}}</td><td data-label="State"><span class="pill">{{state}}</span></td><td data-label="Priority">{{priority}}</td><td data-label="Title">{{title}}</td><td data-label="Updated">{{updated}}</td></tr>{{/rows}}
         {{^rows}}<tr><td colspan="6">No tickets match.</td></tr>{{/rows}}</tbody></table>
-        {{#truncated}}<p class="muted">Showing the newest {{limit}}; narrow the filter to see others.</p>{{/truncated}}
+        {{#range}}<p class="pager">{{range}}{{#previous}} · <a href="{{previous}}" rel="prev">← newer</a>{{/previous}}{{#next}} · <a href="{{next}}" rel="next">older →</a>{{/next}}</p>{{/range}}
+        {{#scanLimited}}<p class="muted">{{scanLimited}}</p>{{/scanLimited}}
         """
 
     static let ticket = """
