@@ -38,6 +38,9 @@ import Testing
         #expect(error("proxy_user_header = \"X-Forwarded-User\"\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]\n") == nil)
         let config = try CoordinatorConfig.load(path: try d.config(listen + "proxy_user_header = \"X-Forwarded-User\"\ntrusted_proxies = [\"::1\"]\n"))
         #expect(config.web?.proxyUserHeader == "X-Forwarded-User" && config.web?.trustedProxies == ["::1"])
+        #expect(config.web?.liveRefresh == 10, "the default")
+        #expect(error("live_refresh = \"500ms\"\n") != nil && error("live_refresh = \"10m\"\n") != nil, "1s to 5m")
+        #expect(try CoordinatorConfig.load(path: try d.config(listen + "live_refresh = \"2s\"\n")).web?.liveRefresh == 2)
     }
 
     @Test func everyDurationHasAnUpperBound() throws {

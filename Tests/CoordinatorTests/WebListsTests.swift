@@ -59,7 +59,7 @@ import Testing
             #expect(first.contains("href=\"/?page=2\" rel=\"next\""))
             #expect(!first.contains("rel=\"prev\""))
             #expect(first.contains("href=\"/tickets/\(ticket.id)\""))
-            #expect(first.contains("data-live=\"/fleet/live\""))
+            #expect(first.contains("data-live=\"/fleet/live\" data-target=\"fleet-table\" data-period=\"10000\""), "[web] live_refresh, in ms")
 
             let last = try await get("/?page=3")
             #expect(Self.hostLinks(last).count == 51)

@@ -70,7 +70,7 @@ extension SharedTestbed {
         var text = try String(contentsOfFile: h.coordinatorConfig, encoding: .utf8)
         text = text.replacingOccurrences(of: "mode = \"fix\"", with: "mode = \"\(mode)\"")
         text = text.replacingOccurrences(of: "# web = \"127.0.0.1:8081\"", with: "web = \"127.0.0.1:\(webPort)\"")
-        text += "\n[web]\nmetrics_token_file = \"\(h.root)/metrics.token\"\n" + (tls ? "tls = true\n" : "")
+        text += "\n[web]\nmetrics_token_file = \"\(h.root)/metrics.token\"\nlive_refresh = \"1s\"\n" + (tls ? "tls = true\n" : "")
         if let github {
             text += """
 
@@ -146,7 +146,10 @@ extension SharedTestbed {
             #expect((seen["timeline"] as? String)?.contains("Approved by @web:alice") == true)
             #expect(seen["same_page"] as? Bool == true, "the ticket page updated itself without a reload")
             #expect((seen["phone_scroll_width"] as? Int ?? 10_000) <= 420, "the fleet page fits a phone's width")
-            for file in ["fleet-desktop.png", "fleet-phone.png", "approvals-desktop.png", "ticket-resolved-desktop.png", "ticket-resolved-phone.png"] {
+            #expect(seen["stale_at_once"] as? Bool == false, "one failed ask is not yet stale")
+            #expect((seen["stale_text"] as? String)?.contains("stale: the coordinator did not answer") == true, "\(seen["stale_text"] ?? "")")
+            #expect(seen["fresh_again"] as? Bool == true && seen["same_fleet_page"] as? Bool == true, "the notice goes once an ask succeeds, without a reload")
+            for file in ["fleet-desktop.png", "fleet-phone.png", "approvals-desktop.png", "ticket-resolved-desktop.png", "ticket-resolved-phone.png", "fleet-stale-desktop.png"] {
                 #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file)")
             }
             try h.waitUntil("the approved fix closes the issue", timeout: 60) { github.issue(number)?.state == "closed" }

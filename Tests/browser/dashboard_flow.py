@@ -100,6 +100,27 @@ try:
     driver.save_screenshot(os.path.join(out, "ticket-resolved-desktop.png"))
     driver.set_window_size(390, 844)
     driver.save_screenshot(os.path.join(out, "ticket-resolved-phone.png"))
+    driver.set_window_size(1280, 900)
+
+    # The fleet page refreshes itself ([web] live_refresh = "1s" here); cut off from the
+    # coordinator (the browser's network taken offline), it says after three failed asks that
+    # its data is stale, and stops saying so once an ask succeeds again.
+    driver.get(base + "/")
+    first = driver.find_element(By.CSS_SELECTOR, ".stamp time").text
+    driver.execute_script("window.fieldmedicMarker = 'fleet page';")
+    wait_until("the fleet data refreshes in place", lambda: driver.find_element(By.CSS_SELECTOR, ".stamp time").text != first, 15)
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    offline_at = time.monotonic()
+    seen["stale_at_once"] = driver.find_element(By.CSS_SELECTOR, ".stamp .stale").is_displayed()
+    wait_until("the fleet page says its data is stale", lambda: driver.find_element(By.CSS_SELECTOR, ".stamp .stale").is_displayed(), 20)
+    seen["stale_after_seconds"] = round(time.monotonic() - offline_at, 1)
+    seen["stale_text"] = driver.find_element(By.CSS_SELECTOR, ".stamp").text
+    driver.save_screenshot(os.path.join(out, "fleet-stale-desktop.png"))
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    wait_until("the fleet page is fresh again", lambda: not driver.find_element(By.CSS_SELECTOR, ".stamp .stale").is_displayed(), 20)
+    seen["fresh_again"] = True
+    seen["same_fleet_page"] = driver.execute_script("return window.fieldmedicMarker === 'fleet page'")
     seen["ok"] = True
 except Exception as error:  # report what happened, with the page, to the Swift test
     seen["ok"] = False

@@ -50,6 +50,8 @@ enum CoordinatorConfigTemplate {
         # tls = false                    # HTTPS with this coordinator's server certificate (pki/server.pem)
         # session_lifetime = "12h"       # a login lasts this long (1m to 30d)
         # login_attempts = 5             # failed logins per account and per address in 15 minutes (1 to 100)
+        # live_refresh = "10s"           # how often live pages ask for fresh data (1s to 5m); after
+        #                                # three failed asks in a row a page says its data is stale
         # metrics_token_file = "/etc/fieldmedic/metrics.token"   # mode 0600; /metrics then needs
         #                                                       # "Authorization: Bearer <token>"
         # proxy_user_header = "X-Forwarded-User"   # a reverse proxy that signs people in (oauth2-proxy)

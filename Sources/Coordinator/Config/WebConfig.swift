@@ -16,10 +16,13 @@ struct WebConfig: Sendable, Equatable {
     /// the addresses of the proxies whose header is believed. Off unless both are set.
     var proxyUserHeader: String? = nil
     var trustedProxies: [String] = []
+    /// How often live parts of a page ask for fresh data; after three failed asks in a row
+    /// the page says its data is stale.
+    var liveRefresh: TimeInterval = 10
 
     static func load(from reader: ConfigReader) throws(ConfigError) -> WebConfig? {
         guard let text = try reader.string("listen.web") else {
-            for key in ["web.tls", "web.session_lifetime", "web.login_attempts", "web.metrics_token_file", "web.proxy_user_header", "web.trusted_proxies"]
+            for key in ["web.tls", "web.session_lifetime", "web.login_attempts", "web.metrics_token_file", "web.proxy_user_header", "web.trusted_proxies", "web.live_refresh"]
             where reader.contains(key) {
                 throw reader.fail(key, "\(key) needs the dashboard listener: set [listen] web = \"127.0.0.1:8081\"")
             }
@@ -58,7 +61,8 @@ struct WebConfig: Sendable, Equatable {
             loginWindow: 15 * 60,
             metricsTokenFile: tokenFile,
             proxyUserHeader: header,
-            trustedProxies: proxies)
+            trustedProxies: proxies,
+            liveRefresh: try reader.duration("web.live_refresh", default: 10, minimum: 1, maximum: 300))
     }
 
     static func isIPAddress(_ text: String) -> Bool {

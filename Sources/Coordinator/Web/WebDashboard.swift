@@ -28,6 +28,8 @@ struct WebDashboard: Sendable {
     /// A signing-in reverse proxy's header and the addresses it is believed from.
     let proxyUserHeader: String?
     let trustedProxies: [String]
+    /// Milliseconds between live refreshes (`[web] live_refresh`), written into each page.
+    let liveRefreshMilliseconds: Int
     let metrics: CoordinatorMetrics
     let paths: CoordinatorPaths?
     let library: MustacheLibrary
@@ -48,6 +50,7 @@ struct WebDashboard: Sendable {
         self.metricsToken = metricsToken
         self.proxyUserHeader = config.proxyUserHeader
         self.trustedProxies = config.trustedProxies
+        self.liveRefreshMilliseconds = Int((config.liveRefresh * 1000).rounded())
         self.metrics = metrics
         self.paths = paths
         self.library = try WebTemplates.library()
@@ -233,6 +236,7 @@ struct WebDashboard: Sendable {
         var values = values
         values["csrf"] = session.csrf
         values["canAct"] = session.role >= .approver
+        values["refreshMs"] = liveRefreshMilliseconds
         let controls = try await controls.controls()
         if let paused = controls["pause"] { values["fleetPaused"] = paused }
         let notice = request.uri.queryParameters.get("notice").flatMap { Self.notices[$0] }

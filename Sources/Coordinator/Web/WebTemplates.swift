@@ -44,7 +44,7 @@ enum WebTemplates {
 
     static let fleet = """
         <h1>Fleet</h1>
-        <p class="stamp" data-live="{{live}}" data-target="fleet-table">Data as of <time>{{asOf}}</time><span class="stale" hidden> · stale: the coordinator did not answer</span></p>
+        <p class="stamp" data-live="{{live}}" data-target="fleet-table" data-period="{{refreshMs}}">Data as of <time>{{asOf}}</time><span class="stale" hidden> · stale: the coordinator did not answer</span></p>
         <form method="get" action="/" class="filters"><label>Host name contains <input name="q" value="{{filter}}" maxlength="64"></label> <button>Find</button>{{#filter}} <a href="/">all hosts</a>{{/filter}}</form>
         <div id="fleet-table">{{{table}}}</div>
         <section class="card">
@@ -112,7 +112,7 @@ enum WebTemplates {
 
     static let ticket = """
         <h1>#{{id}} {{title}}</h1>
-        <div id="ticket-live" data-live="/tickets/{{id}}/live" data-target="ticket-live">{{{live}}}</div>
+        <div id="ticket-live" data-live="/tickets/{{id}}/live" data-target="ticket-live" data-period="{{refreshMs}}">{{{live}}}</div>
         <p class="stamp">Data as of <time>{{asOf}}</time><span class="stale" hidden> · stale: the coordinator did not answer</span></p>
         <h2>Plan</h2>
         {{#plan}}<p>Plan <code>{{shortHash}}</code></p><ol>{{#steps}}<li><code>{{summary}}</code> for {{finding}} ({{policy}})</li>{{/steps}}</ol>{{/plan}}{{^plan}}<p>No plan.</p>{{/plan}}
@@ -204,16 +204,17 @@ enum WebTemplates {
         """
 
     /// Progressive enhancement only: pages work without it (a `<noscript>` refresh instead).
-    /// Every element with `data-live` is refreshed from its URL every 10 s; when that fails
-    /// for 30 s the page says its data is stale.
+    /// Every element with `data-live` is refreshed from its URL every `data-period` ms
+    /// (`[web] live_refresh`, 10 s by default); after three failed asks in a row the page says
+    /// its data is stale, until one succeeds again.
     static let script = """
         "use strict";
         (function () {
-          var period = 10000, staleAfter = 30000;
           document.querySelectorAll("[data-live]").forEach(function (el) {
+            var period = parseInt(el.getAttribute("data-period"), 10) || 10000;
             var target = document.getElementById(el.getAttribute("data-target")) || el;
             var stamp = document.querySelector(".stamp");
-            var lastOK = Date.now();
+            var failures = 0;
             function mark(stale) {
               if (!stamp) return;
               stamp.classList.toggle("is-stale", stale);
@@ -223,10 +224,10 @@ enum WebTemplates {
               fetch(el.getAttribute("data-live"), { credentials: "same-origin", headers: { "Accept": "text/html" } })
                 .then(function (r) { if (!r.ok || r.redirected) throw new Error(String(r.status)); return r.text(); })
                 .then(function (html) {
-                  target.innerHTML = html; lastOK = Date.now(); mark(false);
+                  target.innerHTML = html; failures = 0; mark(false);
                   var t = stamp && stamp.querySelector("time"); if (t) t.textContent = new Date().toISOString().slice(0, 19).replace("T", " ") + " UTC";
                 })
-                .catch(function () { mark(Date.now() - lastOK > staleAfter); });
+                .catch(function () { failures += 1; mark(failures >= 3); });
             }
             setInterval(tick, period);
           });
