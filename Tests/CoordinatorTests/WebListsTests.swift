@@ -29,6 +29,13 @@ import Testing
         }
     }
 
+    /// A page as `me` sees it (expected to answer 200).
+    static func page(_ client: some TestClientProtocol, _ me: WebClientSession, _ uri: String) async throws -> String {
+        let response = try await client.execute(uri: uri, method: .get, headers: me.headers)
+        #expect(response.status == .ok, "\(uri): \(response.status)")
+        return String(buffer: response.body)
+    }
+
     static func hostLinks(_ html: String) -> [String] {
         html.components(separatedBy: "href=\"/hosts/").dropFirst().map { String($0.prefix { $0 != "\"" }) }
     }
@@ -45,11 +52,7 @@ import Testing
         let ticket = try await f.store.insertTicket(draft, audit: AuditEntry(actor: "test", action: "ticket.received", subject: "ticket")).ticket
         try await Application(router: f.dashboard.makeRouter()).test(.router) { client in
             let me = try #require(try await WebTest.signIn(client, "vera"))
-            func get(_ uri: String) async throws -> String {
-                let response = try await client.execute(uri: uri, method: .get, headers: me.headers)
-                #expect(response.status == .ok, "\(uri): \(response.status)")
-                return String(buffer: response.body)
-            }
+            func get(_ uri: String) async throws -> String { try await Self.page(client, me, uri) }
             let first = try await get("/")
             let hosts = Self.hostLinks(first)
             #expect(hosts.count == WebDashboard.FleetView.pageSize)
@@ -97,11 +100,7 @@ import Testing
         let inserted = ids
         try await Application(router: f.dashboard.makeRouter()).test(.router) { client in
             let me = try #require(try await WebTest.signIn(client, "vera"))
-            func get(_ uri: String) async throws -> String {
-                let response = try await client.execute(uri: uri, method: .get, headers: me.headers)
-                #expect(response.status == .ok, "\(uri): \(response.status)")
-                return String(buffer: response.body)
-            }
+            func get(_ uri: String) async throws -> String { try await Self.page(client, me, uri) }
             let newest = Array(inserted.reversed())
             let page1 = try await get("/tickets?all=1")
             #expect(Self.ticketLinks(page1) == Array(newest.prefix(100)))

@@ -119,13 +119,18 @@ extension SQLiteCoordinatorStore: DashboardStore {
         }
     }
 
-    func tickets(host: String?, state: TicketState?, openOnly: Bool, limit: Int) async throws -> [Ticket] {
+    /// The WHERE clause (or nothing) and its arguments of a ticket list's filter.
+    private static func ticketFilter(host: String?, state: TicketState?, openOnly: Bool) -> (String, StatementArguments) {
         var clauses: [String] = []
         var arguments: StatementArguments = []
         if let host { clauses.append("host = ?"); arguments += [host] }
         if let state { clauses.append("state = ?"); arguments += [state.rawValue] }
         if openOnly { clauses.append("open = 1") }
-        let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), arguments)
+    }
+
+    func tickets(host: String?, state: TicketState?, openOnly: Bool, limit: Int) async throws -> [Ticket] {
+        var (filter, arguments) = Self.ticketFilter(host: host, state: state, openOnly: openOnly)
         arguments += [limit]
         let bound = arguments
         let sql = "SELECT id, doc FROM tickets \(filter) ORDER BY updated_at DESC, id DESC LIMIT ?"
@@ -142,12 +147,7 @@ extension SQLiteCoordinatorStore: DashboardStore {
     }
 
     func ticketLines(host: String?, state: TicketState?, openOnly: Bool, limit: Int, offset: Int) async throws -> [TicketLine] {
-        var clauses: [String] = []
-        var arguments: StatementArguments = []
-        if let host { clauses.append("host = ?"); arguments += [host] }
-        if let state { clauses.append("state = ?"); arguments += [state.rawValue] }
-        if openOnly { clauses.append("open = 1") }
-        let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        var (filter, arguments) = Self.ticketFilter(host: host, state: state, openOnly: openOnly)
         arguments += [limit, max(0, offset)]
         let bound = arguments
         let sql = """

@@ -1,4 +1,5 @@
 import Foundation
+import Shared
 
 /// A Docker log timestamp to the nanosecond (`2026-11-30T02:09:10.123456789Z`), kept exact:
 /// a `Double` of seconds since 1970 cannot hold nanoseconds, and the cursor must not re-read
@@ -41,13 +42,7 @@ struct LogTimestamp: Sendable, Hashable, Comparable {
         } else if u[index] != 90 {  // "Z"
             return nil
         }
-        // Days from the civil date (Howard Hinnant's algorithm), UTC.
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
+        let days = CivilDate.daysSince1970(year: year, month: month, day: day)
         seconds = Int64(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
         nanoseconds = nanos
     }

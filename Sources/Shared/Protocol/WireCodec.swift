@@ -99,6 +99,20 @@ public enum WireError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+/// Calendar arithmetic the hand-written timestamp readers share.
+public enum CivilDate {
+    /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
+    /// days_from_civil); the caller has checked that the date exists.
+    public static func daysSince1970(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+}
+
 /// RFC 3339 timestamps with milliseconds, always UTC.
 public enum WireDate {
     public static func format(_ date: Date) -> String {
@@ -145,14 +159,7 @@ public enum WireDate {
             // Before 1583 Foundation's calendar is the Julian one: left to it.
             guard year >= 1583, (1...12).contains(month), day >= 1, day <= monthDays[month - 1],
                   hour < 24, minute < 60, second < 60 else { return nil }
-            // Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's days_from_civil).
-            let y = month <= 2 ? year - 1 : year
-            let era = (y >= 0 ? y : y - 399) / 400
-            let yearOfEra = y - era * 400
-            let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-            let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-            let days = era * 146_097 + dayOfEra - 719_468
-            let seconds = days * 86_400 + hour * 3600 + minute * 60 + second
+            let seconds = CivilDate.daysSince1970(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
             // Date counts from 2001; the same sum Foundation's parser makes, so both agree to the bit.
             return Date(timeIntervalSinceReferenceDate: Double(seconds - 978_307_200) + Double(millis) / 1000)
         }
