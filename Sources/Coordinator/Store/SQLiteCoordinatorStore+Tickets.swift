@@ -93,6 +93,26 @@ extension SQLiteCoordinatorStore: TicketStore {
         try await pool.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM tickets WHERE open = 1 ORDER BY id") }
     }
 
+    func openTicketIDs(needingWorkAt now: Date) async throws -> [Int64] {
+        // The waiting condition is wrapped in COALESCE(…, 0): a missing key or any NULL in it
+        // means "look at the ticket", never "skip it".
+        let sql = """
+            SELECT t.id FROM tickets t WHERE t.open = 1 AND NOT COALESCE((
+                t.due_at IS NOT NULL AND t.due_at > ?
+                AND COALESCE(json_array_length(t.doc, '$.requests'), 1) = 0
+                AND COALESCE(json_extract(t.doc, '$.github.dirty'), 1) = 0
+                AND json_extract(t.doc, '$.reason') IS NULL
+                AND ((t.state = 'awaiting_approval'
+                      AND json_extract(t.doc, '$.approval.approvedBy') IS NULL AND json_extract(t.doc, '$.approval.deniedBy') IS NULL
+                      AND json_extract(t.doc, '$.approval.planHash') IS NOT NULL AND json_extract(t.doc, '$.plan') IS NOT NULL)
+                     OR (t.state IN ('diagnosing', 'fixing', 'verifying')
+                         AND EXISTS (SELECT 1 FROM commands c WHERE c.id = json_extract(t.doc, '$.pending.id') AND c.state IN ('queued', 'sent'))))
+            ), 0) ORDER BY t.id
+            """
+        let at = WireDate.format(now)
+        return try await pool.read { db in try Int64.fetchAll(db, sql: sql, arguments: [at]) }
+    }
+
     func allTickets() async throws -> [Ticket] {
         try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM tickets ORDER BY id").map(Self.decode) }
     }

@@ -14,6 +14,11 @@ protocol TicketStore: Sendable {
     /// The host's tickets not closed: running, or escalated and still open for a person.
     func unclosedTickets(host: String) async throws -> [Ticket]
     func openTicketIDs() async throws -> [Int64]
+    /// The open tickets a runner pass must look at `now`: all but those only waiting — for an
+    /// approval not yet given, refused or timed out, or for an agent's answer to a command
+    /// still queued or sent, within its deadline — with nothing else to do (no `/fieldmedic`
+    /// request, nothing to publish, no reason recorded). For those `advance` changes nothing.
+    func openTicketIDs(needingWorkAt now: Date) async throws -> [Int64]
     func allTickets() async throws -> [Ticket]
 
     /// False when this delivery (webhook) or comment was handled before.

@@ -18,19 +18,30 @@ struct TicketRunner: Service {
             logger.info("resuming open tickets", metadata: ["count": "\(open.count)", "ids": "\(open.map(\.id))"])
         }
         try await cancelWhenGracefulShutdown {
+            // The first pass and one every `fullPassEvery` look at every open ticket; the others
+            // skip the tickets that are only waiting (an approval, an agent's answer), so a
+            // thousand of them waiting do not cost a thousand decodes every two seconds.
+            var lastFull: ContinuousClock.Instant?
             while !Task.isCancelled {
                 let seen = await engine.fleet.notifier.generation(TicketEngine.wakeKey)
-                await tick()
+                let full = lastFull.map { ContinuousClock.now - $0 >= Self.fullPassEvery } ?? true
+                if full { lastFull = ContinuousClock.now }
+                await tick(full: full)
                 _ = await engine.fleet.notifier.wait(TicketEngine.wakeKey, since: seen, timeout: 2)
             }
         }
     }
 
-    /// One pass: intake, then every open ticket as far as it goes, then its report.
-    func tick() async {
+    static let fullPassEvery: Duration = .seconds(30)
+
+    /// One pass: intake, then every open ticket as far as it goes (or, unless `full`, every
+    /// one with something to do: `openTicketIDs(needingWorkAt:)`), then its report.
+    func tick(full: Bool = true) async {
         await intake?.pollIfDue()
         let ids: [Int64]
-        do { ids = try await engine.store.openTicketIDs() } catch {
+        do {
+            ids = full ? try await engine.store.openTicketIDs() : try await engine.store.openTicketIDs(needingWorkAt: engine.clock.now())
+        } catch {
             if Task.isCancelled || error is CancellationError { return }  // shutting down
             logger.error("reading open tickets failed", metadata: ["error": "\(error)"])
             return
