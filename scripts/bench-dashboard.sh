@@ -146,12 +146,16 @@ ticket = ticket.group(1).decode()
 pages = ["/static/app.css", "/", "/fleet/live", "/hosts/vps-0000", "/tickets", "/tickets?all=1",
          "/tickets?all=1&priority=P1&host=vps-0001", f"/tickets/{ticket}", f"/tickets/{ticket}/live",
          "/approvals", "/audit", "/audit?q=ticket%3A99", "/silences", "/metrics"]
-# What the coordinator costs with nobody looking: its runner, watcher and predictions over
-# 1,000 hosts and 1,000 open tickets (a window, not a synchronisation).
-idle_start, idle_cpu = time.monotonic(), cpu_seconds()
-time.sleep(10)
-idle = (cpu_seconds() - idle_cpu) / (time.monotonic() - idle_start)
-print(f"BENCH dashboard (release, HTTP): coordinator idle (no requests, 10 s): {idle * 100:.1f} % of one core")
+# Measure a settled coordinator: at start its runner takes every open ticket once (1,000
+# reports written to the outbox here). Wait, up to 180 s, for two quiet seconds in a row.
+started, quiet = time.monotonic(), 0
+while quiet < 2:
+    if time.monotonic() - started > 180:
+        sys.exit("bench-dashboard: the coordinator did not settle within 180 s")
+    before, at = cpu_seconds(), time.monotonic()
+    time.sleep(1)
+    quiet = quiet + 1 if (cpu_seconds() - before) / (time.monotonic() - at) < 0.05 else 0
+print(f"BENCH dashboard (release, HTTP): the coordinator settled {time.monotonic() - started:.0f} s after signing in")
 medians, worst = {}, ("", 0.0)
 cpu_before = cpu_seconds()
 for page in pages:
@@ -179,4 +183,13 @@ for page in pages:
         worst = (page, med)
 print(f"BENCH dashboard (release, HTTP): coordinator CPU for {len(pages) * (runs + 1)} requests: {cpu_seconds() - cpu_before:.2f} s")
 print(f"BENCH dashboard (release, HTTP): slowest page {worst[0]} at {worst[1]:.2f} ms server time (target ≤ 50 ms)")
+
+# What the coordinator costs with nobody looking, once its first passes are done: the runner,
+# watcher and predictions over 1,000 hosts and 1,000 open tickets (two measuring windows,
+# not a synchronisation).
+for window in (1, 2):
+    idle_start, idle_cpu = time.monotonic(), cpu_seconds()
+    time.sleep(10)
+    idle = (cpu_seconds() - idle_cpu) / (time.monotonic() - idle_start)
+    print(f"BENCH dashboard (release, HTTP): coordinator idle, window {window} (10 s, no requests): {idle * 100:.1f} % of one core")
 PY

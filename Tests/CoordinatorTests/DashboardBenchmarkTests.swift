@@ -50,11 +50,23 @@ import Testing
                 let plan = Plan(steps: [PlanStep(action: "restart_service", params: ["service": "worker_wrapper"], policy: .approve, finding: "service.down", subject: "worker_wrapper")], manual: [])
                 t.plan = plan
                 t.state = i % 10 == 0 ? (i % 20 == 0 ? .awaitingApproval : .diagnosing) : .resolved
-                if t.state == .awaitingApproval { t.approval = Approval(planHash: plan.hash, requestedAt: now) }
+                // As the engine leaves them: a plan waits until its approval times out, a
+                // diagnosis until its command's deadline (the command queued for the host).
+                if t.state == .awaitingApproval {
+                    t.approval = Approval(planHash: plan.hash, requestedAt: now)
+                    t.dueAt = now.addingTimeInterval(86_400)
+                }
+                if t.state == .diagnosing {
+                    let command = "ticket-\(i + 1)-diagnose"
+                    t.pending = PendingCommand(id: command, purpose: .diagnose, kind: "diagnose", queuedAt: now)
+                    t.dueAt = now.addingTimeInterval(300)
+                    try db.execute(sql: "INSERT INTO commands (id, agent, kind, params, dry_run, state, requested_by, created_at) VALUES (?, ?, 'diagnose', '{}', 0, 'queued', ?, ?)",
+                                   arguments: [command, host, "ticket:\(i + 1)", stamp])
+                }
                 for step in 0..<8 { t.note("Step \(step) of the ticket's run.", at: t.createdAt.addingTimeInterval(Double(step) * 10)) }
                 if t.state == .resolved { t.close(at: t.createdAt.addingTimeInterval(300)); t.github.dirty = false }
                 try db.execute(sql: "INSERT INTO tickets (issue_number, finding_key, host, state, open, due_at, created_at, updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                               arguments: [i + 1, nil, host, t.state.rawValue, t.isOpen, nil, WireDate.format(t.createdAt), WireDate.format(t.updatedAt),
+                               arguments: [i + 1, nil, host, t.state.rawValue, t.isOpen, t.dueAt.map(WireDate.format), WireDate.format(t.createdAt), WireDate.format(t.updatedAt),
                                            String(decoding: try WireCodec.encode(t), as: UTF8.self)])
             }
             for i in 0..<10_000 {
