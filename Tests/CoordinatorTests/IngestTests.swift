@@ -389,10 +389,35 @@ enum IngestTestSupport {
         let up = try #require(try await t.fleet.store.allTickets().first)
         let count = try await t.fleet.store.allTickets().count
         #expect(up.state == .resolved && up.run == 2 && count == 1, "\(up.timeline.map(\.text))")
-        // Down again after it was resolved: a new occurrence, a ticket of its own.
-        try await service.receive(try GlitchTipMessage.parse(try AlertFixtures.uptime("The monitored site has gone down.", monitor: "vps-1")), source: .glitchtip)
+        // Down again soon after it was resolved (within [predict] reopen_within): the same
+        // ticket reopens, as the watcher's do for findings.
+        func goesDown() async throws {
+            try await service.receive(try GlitchTipMessage.parse(try AlertFixtures.uptime("The monitored site has gone down.", monitor: "vps-1")), source: .glitchtip)
+            await service.drain()
+        }
+        t.fleet.clock.advance(600)
+        try await goesDown()
+        let reopened = try #require(try await t.fleet.store.allTickets().first)
+        #expect(try await t.fleet.store.allTickets().count == 1)
+        #expect(reopened.id == up.id && reopened.run == 3 && reopened.closedAt == nil && reopened.reopens.count == 1, "\(reopened.timeline.map(\.text))")
+        #expect(reopened.alerts?.first?.firing == true && reopened.alerts?.first?.count == 3)
+        #expect(reopened.timeline.contains { $0.text.contains("came back") }, "\(reopened.timeline.map(\.text))")
+        #expect(try await t.fleet.store.auditRows(since: nil).contains { $0.action == "ticket.reopened" })
+        let outcome = try #require(try await t.fleet.store.storedAlerts(limit: 1).first)
+        #expect(outcome.ticket == up.id && outcome.outcome?.contains("reopened") == true, "\(outcome.outcome ?? "")")
+        try await t.settle()
+        #expect(try await t.fleet.store.allTickets().first?.state == .escalated)
+
+        // Back up, verified and closed again; down again after reopen_within: a new occurrence, a ticket of its own.
+        try await service.receive(try GlitchTipMessage.parse(try AlertFixtures.uptime("The monitored site is back up.", monitor: "vps-1")), source: .glitchtip)
         await service.drain()
-        #expect(try await t.fleet.store.allTickets().count == 2)
+        try await t.settle()
+        let closedAgain = try #require(try await t.fleet.store.allTickets().first)
+        #expect(closedAgain.state == .resolved && closedAgain.closedAt != nil, "\(closedAgain.timeline.map(\.text))")
+        t.fleet.clock.advance(t.config.predict.reopenWithin + 60)
+        try await goesDown()
+        let all = try await t.fleet.store.allTickets()
+        #expect(all.count == 2 && all.first { $0.id == up.id }?.state == .resolved, "\(all.map { ($0.id, $0.state) })")
     }
 
     @Test func aGlitchTipIssueOpensATicketDedupedByItsLink() async throws {
