@@ -132,6 +132,14 @@ extension SharedTestbed {
         #expect(chat.requests.count == 2, "no retries, no repeats")
         #expect(try tickets(h).count == 2)
 
+        // The operator's view: `ingest status`; nothing failed, so `ingest retry --all-failed` says so.
+        let status = try h.coordinator(["ingest", "status"])
+        try status.expectSuccess("ingest status")
+        #expect(status.stdout.contains("pending 0, applied 2,") && status.stdout.contains("failed 0; tickets 2"), "\(status.stdout)")
+        let retry = try h.coordinator(["ingest", "retry", "--all-failed"])
+        #expect(retry.status == 1 && retry.stderr.contains("nothing to retry"), "\(retry.stderr)")
+        #expect(try h.coordinator(["ingest", "retry"]).status == 2, "neither rows nor --all-failed")
+
         try h.stopAgent("vps-1")
         try h.stopCoordinator()
         let audit = try h.auditActions()
