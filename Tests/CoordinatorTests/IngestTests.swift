@@ -343,6 +343,22 @@ enum IngestTestSupport {
         #expect(tickets.first?.timeline.contains { $0.text.contains("joined this ticket") } == true)
     }
 
+    /// The owner lookup asks SQLite for the tickets whose document names the code: a code
+    /// with characters JSON escapes (a slash, a quote) must still be found, so a second alert
+    /// about the same fault joins the first one's ticket.
+    @Test func anAlertWhoseCodeJSONEscapesStillFindsTheTicketThatOwnsItsFault() async throws {
+        let t = try await TicketFixture()
+        for fingerprint in ["cccc000011112222", "dddd000011112222"] {
+            try await receive(t, try AlertFixtures.alertmanager("Disk/\"root\" full", labels: ["instance": "vps-1:9100", "severity": "warning"], fingerprint: fingerprint))
+        }
+        let tickets = try await t.fleet.store.allTickets()
+        #expect(tickets.count == 1, "\(tickets.map(\.title))")
+        #expect(tickets.first?.seeds?.first?.code == "alert.Disk/\"root\" full" && tickets.first?.alerts?.count == 2)
+        let candidates = try await t.fleet.store.unclosedTickets(host: "vps-1", naming: "alert.Disk/\"root\" full", findingKey: "-")
+        #expect(candidates.map(\.id) == tickets.map(\.id))
+        #expect(try await t.fleet.store.unclosedTickets(host: "vps-1", naming: "alert.Disk", findingKey: "-").isEmpty, "the whole code, not a prefix")
+    }
+
     @Test func anUnknownHostIsStoredAndReportedAndASilenceIsHonoured() async throws {
         let t = try await TicketFixture()
         let service = try IngestTestSupport.service(t)

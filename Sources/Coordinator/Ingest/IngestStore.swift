@@ -40,6 +40,10 @@ protocol IngestStore: Sendable {
     /// Failed alerts back to pending (`rows`, or every failed one when nil), in one
     /// transaction with `audit` (whose details get the rows); returns the rows retried.
     func retryFailedAlerts(rows: [Int64]?, audit: AuditEntry) async throws -> [Int64]
+    /// The host's unclosed tickets whose document names finding code `code` (as a target, a
+    /// seed or in the latest diagnosis) or whose finding key is `findingKey`: every ticket
+    /// that can own a fault with that code, found without decoding the others.
+    func unclosedTickets(host: String, naming code: String, findingKey: String) async throws -> [Ticket]
 }
 
 /// Why a retry was refused, for the operator.
@@ -141,6 +145,21 @@ extension SQLiteCoordinatorStore: IngestStore {
             entry.details["rows"] = ids.map(String.init).joined(separator: ",")
             try Self.append(entry, in: db)
             return ids
+        }
+    }
+
+    func unclosedTickets(host: String, naming code: String, findingKey: String) async throws -> [Ticket] {
+        // The code exactly as the ticket's document spells it: the same encoder, so the same escapes.
+        let needle = "\"code\":" + String(decoding: try WireCodec.encoder().encode(code), as: UTF8.self)
+        return try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT id, doc FROM tickets WHERE host = ? AND state NOT IN ('resolved', 'healthy') AND (instr(doc, ?) > 0 OR finding_key = ?) ORDER BY id",
+                arguments: [host, needle, findingKey]
+            ).map { row in
+                var ticket = try WireCodec.decodeStored(Ticket.self, from: Data((row["doc"] as String).utf8))
+                ticket.id = row["id"]
+                return ticket
+            }
         }
     }
 
