@@ -424,6 +424,20 @@ enum IngestTestSupport {
         try await t.settle()
         #expect(try await t.fleet.store.allTickets().first?.state == .escalated)
 
+        // Back up, verified and closed again; down again under a silence: stored as silenced, nothing reopens.
+        try await service.receive(try GlitchTipMessage.parse(try AlertFixtures.uptime("The monitored site is back up.", monitor: "vps-1")), source: .glitchtip)
+        await service.drain()
+        try await t.settle()
+        let now = t.fleet.clock.now()
+        _ = try await t.fleet.store.addSilence(
+            SilenceRecord(id: 0, agent: "vps-1", finding: "alert.uptime", until: now.addingTimeInterval(60), reason: "maintenance", createdBy: "test", createdAt: now),
+            audit: AuditEntry(at: now, actor: "test", action: "silence.added", subject: "vps-1", details: [:]))
+        try await goesDown()
+        let silenced = try #require(try await t.fleet.store.allTickets().first)
+        #expect(silenced.state == .resolved && silenced.reopens.count == 1 && silenced.run == 4, "\(silenced.timeline.map(\.text))")
+        #expect(try await t.fleet.store.ingestCounts()["silenced"] == 1)
+        t.fleet.clock.advance(120)
+
         // Back up, verified and closed again; down again after reopen_within: a new occurrence, a ticket of its own.
         try await service.receive(try GlitchTipMessage.parse(try AlertFixtures.uptime("The monitored site is back up.", monitor: "vps-1")), source: .glitchtip)
         await service.drain()

@@ -168,8 +168,10 @@ struct IngestService: Service {
             }
             // A new occurrence soon after the ticket closed: the fix did not hold, so the same
             // ticket reopens (as the watcher's do for findings) and its history stays in one
-            // place; later than `[predict] reopen_within`, a ticket of its own (below).
-            if let closed = ticket.closedAt, now.timeIntervalSince(closed) < engine.config.predict.reopenWithin {
+            // place; later than `[predict] reopen_within`, a ticket of its own (below). A
+            // silence on it wins, as it would over a new ticket (below).
+            if let closed = ticket.closedAt, now.timeIntervalSince(closed) < engine.config.predict.reopenWithin,
+               !silences.contains(where: { $0.covers(agent: host, code: finding.code, at: now) }) {
                 let outcome = try await engine.alertArrived(ticket, alert: alert, finding: finding, rowID: stored.id)
                 let noted = try await store.ticket(id: ticket.id) ?? ticket
                 try await engine.reopen(noted, finding: finding, closedAt: closed)
