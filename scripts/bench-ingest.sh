@@ -2,13 +2,17 @@
 # Ingest burst benchmark: a real coordinator with the ingest listener, N enrolled (simulated)
 # hosts, and `fieldmedic-bench ingest-burst` posting 1,000 Alertmanager alerts at once. Prints
 # how fast they were stored and answered, how long until every one was a ticket change, how
-# many tickets they made and that none was lost. Results go to docs/benchmarks.md.
+# many tickets they made and that none was lost. Then `fieldmedic-bench alert-notify`: a second
+# coordinator with a webhook channel and N real fieldmedic-agent processes as the hosts; alert
+# POSTed → message delivered (p50, p99), and the same burst → tickets and messages, none lost.
+# Results go to docs/benchmarks.md.
 #
 #   scripts/bench-ingest.sh [--alerts 1000] [--hosts 10] [--names 20] [--group-size 10]
-#                           [--concurrency 4] [--bin DIR] [--keep]
+#                           [--concurrency 4] [--latency 100] [--skip-notify] [--bin DIR] [--keep]
 #
-# --bin: where fieldmedic-coordinator and fieldmedic-bench are (default: .build/debug, built
-# by `swift build`; scripts/bench-channel.sh builds release ones under .build-release).
+# --bin: where fieldmedic-coordinator, fieldmedic-agent and fieldmedic-bench are (default:
+# .build/debug, built by `swift build`; release ones: swift build -c release --scratch-path
+# .build-release --product P, then --bin .build-release/release).
 set -euo pipefail
 
 alerts=1000
@@ -16,10 +20,12 @@ hosts=10
 names=20
 group_size=10
 concurrency=4
+latency=100
+skip_notify=0
 bin=""
 keep=0
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --alerts) alerts=${2:?}; shift 2 ;;
@@ -27,13 +33,15 @@ while [ $# -gt 0 ]; do
     --names) names=${2:?}; shift 2 ;;
     --group-size) group_size=${2:?}; shift 2 ;;
     --concurrency) concurrency=${2:?}; shift 2 ;;
+    --latency) latency=${2:?}; shift 2 ;;
+    --skip-notify) skip_notify=1; shift ;;
     --bin) bin=${2:?}; shift 2 ;;
     --keep) keep=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench-ingest: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
-for value in "$alerts" "$hosts" "$names" "$group_size" "$concurrency"; do
+for value in "$alerts" "$hosts" "$names" "$group_size" "$concurrency" "$latency"; do
   [[ "$value" =~ ^[0-9]+$ ]] || { echo "bench-ingest: expected a whole number, got '$value'" >&2; exit 2; }
 done
 
@@ -48,7 +56,8 @@ done
 [ -n "$bin" ] || bin="$repo/.build/debug"
 coordinator="$bin/fieldmedic-coordinator"
 bench="$bin/fieldmedic-bench"
-[ -x "$coordinator" ] && [ -x "$bench" ] || die "no binaries in $bin: run swift build first (or pass --bin)"
+agent="$bin/fieldmedic-agent"
+[ -x "$coordinator" ] && [ -x "$bench" ] && [ -x "$agent" ] || die "no binaries in $bin: run swift build first (or pass --bin)"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fieldmedic-bench-ingest.XXXXXX")
 coordinator_pid=""
@@ -111,3 +120,15 @@ log "coordinator (pid $coordinator_pid) with $hosts enrolled hosts; ingest on ht
 "$bench" ingest-burst --url "http://127.0.0.1:$ingest_port" --token-file "$work/alertmanager.token" \
   --operator-url "http://127.0.0.1:$operator_port" --operator-token-file "$data/operator.token" \
   --alerts "$alerts" --hosts "$hosts" --names "$names" --group-size "$group_size" --concurrency "$concurrency"
+
+[ "$skip_notify" = 1 ] && exit 0
+# The first coordinator stops, so the second one has the machine to itself.
+kill -TERM "$coordinator_pid" 2>/dev/null || true
+wait "$coordinator_pid" 2>/dev/null || true
+coordinator_pid=""
+log "alert → message: a second coordinator with a webhook channel and $hosts real agents"
+keep_args=()
+[ "$keep" = 1 ] && keep_args=(--keep)
+"$bench" alert-notify --coordinator "$coordinator" --agent "$agent" --agents "$hosts" --latency "$latency" \
+  --alerts "$alerts" --names "$names" --group-size "$group_size" --concurrency "$concurrency" \
+  --work-dir "$work/alert-notify" "${keep_args[@]}"

@@ -17,5 +17,5 @@ struct FieldMedicBench: ParsableCommand {
               fieldmedic-bench health --url https://127.0.0.1:8443 --ca DATA/pki/ca.pem \\
                   --identities /tmp/bench-agents --agents 64 --concurrency 32 --duration 20
             """,
-        subcommands: [EnrollCommand.self, HealthCommand.self, CodecCommand.self, ProxyLogCommand.self, IngestBurstCommand.self, NotifyBenchCommand.self])
+        subcommands: [EnrollCommand.self, HealthCommand.self, CodecCommand.self, ProxyLogCommand.self, IngestBurstCommand.self, NotifyBenchCommand.self, AlertNotifyCommand.self])
 }

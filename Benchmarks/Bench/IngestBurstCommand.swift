@@ -123,7 +123,8 @@ struct IngestBurstCommand: ParsableCommand {
 
     /// Alertmanager-shaped bodies: alert i is on host i % hosts with name i / hosts % names and
     /// its own fingerprint; alerts are grouped per (host, name) as `group_by: [alertname, instance]` would.
-    func makeBodies() throws -> [Data] {
+    /// `labels` adds labels to alert i on `host` with name index `name` (e.g. a `service`).
+    func makeBodies(labels extra: (_ host: String, _ name: Int) -> [String: String] = { _, _ in [:] }) throws -> [Data] {
         var groups: [String: [[String: Any]]] = [:]
         var order: [String] = []
         let now = ISO8601DateFormatter().string(from: Date())
@@ -131,6 +132,7 @@ struct IngestBurstCommand: ParsableCommand {
             let host = String(format: "%@-%03d", namePrefix, i % hosts + 1)
             let name = "BenchAlert\((i / hosts) % names)"
             let labels = ["alertname": name, "instance": host + ":9100", "replica": String(i), "severity": "warning"]
+                .merging(extra(host, (i / hosts) % names)) { _, new in new }
             let alert: [String: Any] = [
                 "status": "firing", "labels": labels, "annotations": ["summary": "\(name) on \(host) (\(i))"],
                 "startsAt": now, "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prometheus.example.org/graph",

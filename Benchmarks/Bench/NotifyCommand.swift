@@ -180,12 +180,24 @@ final class WebhookReceiver: @unchecked Sendable {
     private var messages = 0
     private var events = 0
     private var latest: Double?
+    private var arrivals: [Arrival] = []
+
+    /// One event as it arrived: what the coordinator stamped and when the receiver had it.
+    struct Arrival: Sendable {
+        var kind: String
+        var dedupeKey: String
+        var title: String
+        var at: Date?
+        var arrival: Date
+    }
 
     var messageCount: Int { lock.withLock { messages } }
     var eventCount: Int { lock.withLock { events } }
     var distinctEvents: Int { lock.withLock { seen.count } }
     /// Seconds from the newest event's `at` to its arrival.
     var lastLatency: Double? { lock.withLock { latest } }
+    /// Every event received since the last reset, in order.
+    var received: [Arrival] { lock.withLock { arrivals } }
 
     init() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -216,6 +228,7 @@ final class WebhookReceiver: @unchecked Sendable {
             messages = 0
             events = 0
             latest = nil
+            arrivals = []
         }
     }
 
@@ -259,20 +272,23 @@ final class WebhookReceiver: @unchecked Sendable {
         let answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         _ = answer.withCString { write(connection, $0, strlen($0)) }
         struct Payload: Decodable {
-            struct Event: Decodable { var dedupe_key: String; var at: String }
+            struct Event: Decodable { var kind: String; var dedupe_key: String; var title: String; var at: String }
             var events: [Event]
         }
         guard let payload = try? JSONDecoder().decode(Payload.self, from: Data(body)) else { return }
         lock.withLock {
             messages += 1
             events += payload.events.count
-            for event in payload.events { seen[event.dedupe_key, default: 0] += 1 }
+            for event in payload.events {
+                seen[event.dedupe_key, default: 0] += 1
+                arrivals.append(Arrival(kind: event.kind, dedupeKey: event.dedupe_key, title: event.title, at: WireDate.parse(event.at), arrival: arrival))
+            }
             if let newest = payload.events.compactMap({ WireDate.parse($0.at) }).max() { latest = arrival.timeIntervalSince(newest) }
         }
     }
 }
 
-private func freePort() throws -> Int {
+func freePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()

@@ -343,6 +343,22 @@ enum IngestTestSupport {
         #expect(tickets.first?.timeline.contains { $0.text.contains("joined this ticket") } == true)
     }
 
+    /// The owner lookup asks SQLite for the tickets whose document names the code: a code
+    /// with characters JSON escapes (a slash, a quote) must still be found, so a second alert
+    /// about the same fault joins the first one's ticket.
+    @Test func anAlertWhoseCodeJSONEscapesStillFindsTheTicketThatOwnsItsFault() async throws {
+        let t = try await TicketFixture()
+        for fingerprint in ["cccc000011112222", "dddd000011112222"] {
+            try await receive(t, try AlertFixtures.alertmanager("Disk/\"root\" full", labels: ["instance": "vps-1:9100", "severity": "warning"], fingerprint: fingerprint))
+        }
+        let tickets = try await t.fleet.store.allTickets()
+        #expect(tickets.count == 1, "\(tickets.map(\.title))")
+        #expect(tickets.first?.seeds?.first?.code == "alert.Disk/\"root\" full" && tickets.first?.alerts?.count == 2)
+        let candidates = try await t.fleet.store.unclosedTickets(host: "vps-1", naming: "alert.Disk/\"root\" full", findingKey: "-")
+        #expect(candidates.map(\.id) == tickets.map(\.id))
+        #expect(try await t.fleet.store.unclosedTickets(host: "vps-1", naming: "alert.Disk", findingKey: "-").isEmpty, "the whole code, not a prefix")
+    }
+
     @Test func anUnknownHostIsStoredAndReportedAndASilenceIsHonoured() async throws {
         let t = try await TicketFixture()
         let service = try IngestTestSupport.service(t)
@@ -389,10 +405,49 @@ enum IngestTestSupport {
         let up = try #require(try await t.fleet.store.allTickets().first)
         let count = try await t.fleet.store.allTickets().count
         #expect(up.state == .resolved && up.run == 2 && count == 1, "\(up.timeline.map(\.text))")
-        // Down again after it was resolved: a new occurrence, a ticket of its own.
-        try await service.receive(try GlitchTipMessage.parse(try AlertFixtures.uptime("The monitored site has gone down.", monitor: "vps-1")), source: .glitchtip)
+        // Down again soon after it was resolved (within [predict] reopen_within): the same
+        // ticket reopens, as the watcher's do for findings.
+        func goesDown() async throws {
+            try await service.receive(try GlitchTipMessage.parse(try AlertFixtures.uptime("The monitored site has gone down.", monitor: "vps-1")), source: .glitchtip)
+            await service.drain()
+        }
+        t.fleet.clock.advance(600)
+        try await goesDown()
+        let reopened = try #require(try await t.fleet.store.allTickets().first)
+        #expect(try await t.fleet.store.allTickets().count == 1)
+        #expect(reopened.id == up.id && reopened.run == 3 && reopened.closedAt == nil && reopened.reopens.count == 1, "\(reopened.timeline.map(\.text))")
+        #expect(reopened.alerts?.first?.firing == true && reopened.alerts?.first?.count == 3)
+        #expect(reopened.timeline.contains { $0.text.contains("came back") }, "\(reopened.timeline.map(\.text))")
+        #expect(try await t.fleet.store.auditRows(since: nil).contains { $0.action == "ticket.reopened" })
+        let outcome = try #require(try await t.fleet.store.storedAlerts(limit: 1).first)
+        #expect(outcome.ticket == up.id && outcome.outcome?.contains("reopened") == true, "\(outcome.outcome ?? "")")
+        try await t.settle()
+        #expect(try await t.fleet.store.allTickets().first?.state == .escalated)
+
+        // Back up, verified and closed again; down again under a silence: stored as silenced, nothing reopens.
+        try await service.receive(try GlitchTipMessage.parse(try AlertFixtures.uptime("The monitored site is back up.", monitor: "vps-1")), source: .glitchtip)
         await service.drain()
-        #expect(try await t.fleet.store.allTickets().count == 2)
+        try await t.settle()
+        let now = t.fleet.clock.now()
+        _ = try await t.fleet.store.addSilence(
+            SilenceRecord(id: 0, agent: "vps-1", finding: "alert.uptime", until: now.addingTimeInterval(60), reason: "maintenance", createdBy: "test", createdAt: now),
+            audit: AuditEntry(at: now, actor: "test", action: "silence.added", subject: "vps-1", details: [:]))
+        try await goesDown()
+        let silenced = try #require(try await t.fleet.store.allTickets().first)
+        #expect(silenced.state == .resolved && silenced.reopens.count == 1 && silenced.run == 4, "\(silenced.timeline.map(\.text))")
+        #expect(try await t.fleet.store.ingestCounts()["silenced"] == 1)
+        t.fleet.clock.advance(120)
+
+        // Back up, verified and closed again; down again after reopen_within: a new occurrence, a ticket of its own.
+        try await service.receive(try GlitchTipMessage.parse(try AlertFixtures.uptime("The monitored site is back up.", monitor: "vps-1")), source: .glitchtip)
+        await service.drain()
+        try await t.settle()
+        let closedAgain = try #require(try await t.fleet.store.allTickets().first)
+        #expect(closedAgain.state == .resolved && closedAgain.closedAt != nil, "\(closedAgain.timeline.map(\.text))")
+        t.fleet.clock.advance(t.config.predict.reopenWithin + 60)
+        try await goesDown()
+        let all = try await t.fleet.store.allTickets()
+        #expect(all.count == 2 && all.first { $0.id == up.id }?.state == .resolved, "\(all.map { ($0.id, $0.state) })")
     }
 
     @Test func aGlitchTipIssueOpensATicketDedupedByItsLink() async throws {

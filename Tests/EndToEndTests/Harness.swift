@@ -69,8 +69,8 @@ final class Harness: @unchecked Sendable {
         }
     }
 
-    func startCoordinator() throws {
-        try start("coordinator", Self.coordinatorBinary, ["serve", "--config", coordinatorConfig])
+    func startCoordinator(environment: [String: String] = [:]) throws {
+        try start("coordinator", Self.coordinatorBinary, ["serve", "--config", coordinatorConfig], environment: environment)
         try waitUntil("the coordinator's operator API answers", timeout: 30) { (try? self.operatorGET("/operator/status"))?.status == 200 }
     }
 

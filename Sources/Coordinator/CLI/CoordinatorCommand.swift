@@ -18,7 +18,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             InitCommand.self, ServeCommand.self, CheckConfigCommand.self, AgentsCommand.self, HostsCommand.self,
             DiagnoseCommand.self, RunActionCommand.self, TicketsCommand.self, PauseCommand.self, ResumeCommand.self, SilenceCommand.self, SilencesCommand.self,
             UnsilenceCommand.self, StatsCommand.self, UsersCommand.self,
-            AuditCommand.self, NotifyCommand.self,
+            AuditCommand.self, NotifyCommand.self, IngestCommand.self,
         ])
 
     static func main() async {

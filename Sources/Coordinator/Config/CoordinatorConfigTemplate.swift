@@ -95,7 +95,7 @@ enum CoordinatorConfigTemplate {
         # crashloop_window = "15m"     # crashloop_restarts restarts within it → crash loop
         # crashloop_restarts = 3
         # persist_reports = 2          # a finding in this many consecutive reports opens a ticket
-        # reopen_within = "24h"        # a recurrence this soon reopens the closed ticket
+        # reopen_within = "24h"        # a recurrence (finding or alert) this soon reopens the closed ticket
         # raw_retention = "7d"         # then hourly min/max/mean
         # hourly_retention = "365d"
 

@@ -14,6 +14,8 @@ struct IngestService: Service {
     let store: any IngestingStore
     let mapping: AlertMapping
     let logger: Logger
+    /// `TestFailpoints.Point.ingestHoldAfterStore`: store and answer, never process (tests).
+    let holdAfterStore: Bool
 
     static let wakeKey = "ingest"
     /// Attempts at one stored alert before it is marked failed (and reported), so that one
@@ -25,17 +27,24 @@ struct IngestService: Service {
     private let reported = LockedValue([String: (at: Date, suppressed: Int)]())
     static let foldWindow: TimeInterval = 60
 
-    init(engine: TicketEngine, store: any IngestingStore, config: IngestConfig, logger: Logger) {
+    init(engine: TicketEngine, store: any IngestingStore, config: IngestConfig, logger: Logger, failpoints: TestFailpoints = TestFailpoints()) {
         self.engine = engine
         self.store = store
         self.mapping = AlertMapping(config: config)
         self.logger = logger
+        self.holdAfterStore = failpoints.has(.ingestHoldAfterStore)
     }
 
     var clock: any WallClock { engine.clock }
 
     func run() async throws {
         let pending = try await store.ingestCounts()[IngestState.pending.rawValue] ?? 0
+        if holdAfterStore {
+            logger.warning("test failpoint \(TestFailpoints.Point.ingestHoldAfterStore.rawValue) is set (\(TestFailpoints.variable)): alerts are stored and answered but not processed until a restart without it",
+                           metadata: ["pending": "\(pending)"])
+            try? await gracefulShutdown()
+            return
+        }
         if pending > 0 { logger.info("resuming stored alerts", metadata: ["pending": "\(pending)"]) }
         try await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
@@ -157,7 +166,18 @@ struct IngestService: Service {
                 try await finish(.applied, host: host, ticket: ticket.id, outcome)
                 return
             }
-            // A new occurrence after the ticket closed: a ticket of its own, below.
+            // A new occurrence soon after the ticket closed: the fix did not hold, so the same
+            // ticket reopens (as the watcher's do for findings) and its history stays in one
+            // place; later than `[predict] reopen_within`, a ticket of its own (below). A
+            // silence on it wins, as it would over a new ticket (below).
+            if let closed = ticket.closedAt, now.timeIntervalSince(closed) < engine.config.predict.reopenWithin,
+               !silences.contains(where: { $0.covers(agent: host, code: finding.code, at: now) }) {
+                let outcome = try await engine.alertArrived(ticket, alert: alert, finding: finding, rowID: stored.id)
+                let noted = try await store.ticket(id: ticket.id) ?? ticket
+                try await engine.reopen(noted, finding: finding, closedAt: closed)
+                try await finish(.applied, host: host, ticket: ticket.id, outcome + "; reopened \(ticket.subjectName), closed \(DurationText.human(now.timeIntervalSince(closed))) before")
+                return
+            }
         }
         if alert.status == .resolved {
             try await finish(.ignored, host: host, ticket: nil, "resolved, and no ticket answers it")

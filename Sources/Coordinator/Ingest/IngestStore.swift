@@ -37,6 +37,28 @@ protocol IngestStore: Sendable {
     /// Stored alerts by state.
     func ingestCounts() async throws -> [String: Int]
     func storedAlerts(limit: Int) async throws -> [(alert: StoredAlert, state: IngestState, host: String?, ticket: Int64?, outcome: String?)]
+    /// Failed alerts back to pending (`rows`, or every failed one when nil), in one
+    /// transaction with `audit` (whose details get the rows); returns the rows retried.
+    func retryFailedAlerts(rows: [Int64]?, audit: AuditEntry) async throws -> [Int64]
+    /// The host's unclosed tickets whose document names finding code `code` (as a target, a
+    /// seed or in the latest diagnosis) or whose finding key is `findingKey`: every ticket
+    /// that can own a fault with that code, found without decoding the others.
+    func unclosedTickets(host: String, naming code: String, findingKey: String) async throws -> [Ticket]
+}
+
+/// Why a retry was refused, for the operator.
+enum IngestRetryError: Error, CustomStringConvertible, Equatable {
+    case unknownRow(Int64)
+    case notFailed(Int64, IngestState)
+    case nothingFailed
+
+    var description: String {
+        switch self {
+        case .unknownRow(let row): "no stored alert \(row) (see GET /operator/ingest for the rows)"
+        case .notFailed(let row, let state): "stored alert \(row) is \(state.rawValue), not failed: only failed alerts are retried"
+        case .nothingFailed: "no stored alert has failed: nothing to retry"
+        }
+    }
 }
 
 typealias IngestingStore = FullStore & IngestStore
@@ -97,6 +119,47 @@ extension SQLiteCoordinatorStore: IngestStore {
             }
             counts["tickets"] = try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT ticket_id) FROM ingested_alerts WHERE ticket_id IS NOT NULL") ?? 0
             return counts
+        }
+    }
+
+    func retryFailedAlerts(rows: [Int64]?, audit: AuditEntry) async throws -> [Int64] {
+        try await pool.write { db in
+            let ids: [Int64]
+            if let rows {
+                for row in rows {
+                    guard let state = try String.fetchOne(db, sql: "SELECT state FROM ingested_alerts WHERE id = ?", arguments: [row]) else {
+                        throw IngestRetryError.unknownRow(row)
+                    }
+                    guard state == IngestState.failed.rawValue else { throw IngestRetryError.notFailed(row, IngestState(rawValue: state) ?? .pending) }
+                }
+                ids = Array(Set(rows)).sorted()
+            } else {
+                ids = try Int64.fetchAll(db, sql: "SELECT id FROM ingested_alerts WHERE state = ? ORDER BY id", arguments: [IngestState.failed.rawValue])
+                guard !ids.isEmpty else { throw IngestRetryError.nothingFailed }
+            }
+            for id in ids {
+                // The last failure stays in `outcome` until the retry's own outcome replaces it.
+                try db.execute(sql: "UPDATE ingested_alerts SET state = ?, processed_at = NULL WHERE id = ?", arguments: [IngestState.pending.rawValue, id])
+            }
+            var entry = audit
+            entry.details["rows"] = ids.map(String.init).joined(separator: ",")
+            try Self.append(entry, in: db)
+            return ids
+        }
+    }
+
+    func unclosedTickets(host: String, naming code: String, findingKey: String) async throws -> [Ticket] {
+        // The code exactly as the ticket's document spells it: the same encoder, so the same escapes.
+        let needle = "\"code\":" + String(decoding: try WireCodec.encoder().encode(code), as: UTF8.self)
+        return try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT id, doc FROM tickets WHERE host = ? AND state NOT IN ('resolved', 'healthy') AND (instr(doc, ?) > 0 OR finding_key = ?) ORDER BY id",
+                arguments: [host, needle, findingKey]
+            ).map { row in
+                var ticket = try WireCodec.decodeStored(Ticket.self, from: Data((row["doc"] as String).utf8))
+                ticket.id = row["id"]
+                return ticket
+            }
         }
     }
 

@@ -15,6 +15,8 @@ struct CoordinatorServer {
 
     func run() async throws {
         let paths = config.paths
+        // Test-only (see TestFailpoints): read once, before anything starts.
+        let failpoints = try TestFailpoints.fromEnvironment()
         let store = try SQLiteCoordinatorStore.openInitialised(paths)
         let authority = try CertificateAuthority(certificatePath: paths.caCertificate, keyPath: paths.caKey)
         let secrets = try CoordinatorSecrets.load(config)
@@ -58,7 +60,7 @@ struct CoordinatorServer {
         let operatorRouter = OperatorRouter.make(token: secrets.operatorToken, rejections: rejections, routes: [
             OperatorAPI(fleet: fleet, offlineAfter: config.offlineAfter),
             TicketOperatorAPI(engine: tickets.engine, mode: config.tickets.mode, mentions: config.tickets.github?.mentions ?? [], predict: config.tickets.predict),
-            IngestOperatorAPI(store: store),
+            IngestOperatorAPI(store: store, wake: { await fleet.notifier.notify(IngestService.wakeKey) }),
         ], logger: logger)
         let operatorApp = Application(
             router: operatorRouter,
@@ -94,7 +96,7 @@ struct CoordinatorServer {
                 logger: logger)))
         }
         if let ingest = config.ingest, let ingestSecrets {
-            let service = IngestService(engine: tickets.engine, store: store, config: ingest, logger: logger)
+            let service = IngestService(engine: tickets.engine, store: store, config: ingest, logger: logger, failpoints: failpoints)
             let api = IngestAPI(
                 service: service, config: ingest, secrets: ingestSecrets,
                 authenticator: ingest.tls ? AgentAuthenticator(store: store, clock: clock, rejections: rejections, cache: fleet.authorizations) : nil,

@@ -87,8 +87,13 @@ extension TicketEngine {
     /// this host, whatever opened it: an issue, an operator, an alert or the watcher. One
     /// ticket per fault: a finding it owns is added to it, never given a second ticket.
     func owner(of finding: Finding, host: String) async throws -> Ticket? {
+        Self.owner(of: finding, host: host, among: try await store.unclosedTickets(host: host))
+    }
+
+    /// `owner(of:host:)` among `tickets` (the host's unclosed tickets, or every one of them that can own the fault).
+    static func owner(of finding: Finding, host: String, among tickets: [Ticket]) -> Ticket? {
         let key = "\(finding.code)|\(finding.subject)"
-        return try await store.unclosedTickets(host: host)
+        return tickets
             .filter { $0.closedAt == nil }
             .filter { ticket in
                 (ticket.targets + (ticket.seeds ?? [])).contains { "\($0.code)|\($0.subject)" == key }
