@@ -50,6 +50,8 @@ die() { log "error: $*"; exit 1; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+# shellcheck source=scripts/lib/bench-common.sh
+. "$repo/scripts/lib/bench-common.sh"
 for tool in curl python3; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' is missing: run scripts/install-deps.sh"
 done
@@ -64,13 +66,7 @@ coordinator_pid=""
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
-  if [ -n "$coordinator_pid" ] && kill -0 "$coordinator_pid" 2>/dev/null; then
-    kill -TERM "$coordinator_pid" 2>/dev/null || true
-    local deadline=$((SECONDS + 10))
-    while kill -0 "$coordinator_pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-    kill -KILL "$coordinator_pid" 2>/dev/null || true
-    wait "$coordinator_pid" 2>/dev/null || true
-  fi
+  stop_process "$coordinator_pid"
   if [ "$keep" = 1 ] || [ $status -ne 0 ]; then log "kept $work (coordinator.log)"; else rm -rf "$work"; fi
   exit $status
 }
@@ -78,7 +74,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 wait_until() {
   local what=$1 limit=$2
   shift 2
