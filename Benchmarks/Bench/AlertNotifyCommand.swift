@@ -57,7 +57,7 @@ struct AlertNotifyCommand: ParsableCommand {
         let data = workDir + "/coordinator"
         let config = data + "/coordinator.toml"
         let agentsPort = try freePort(), operatorPort = try freePort(), ingestPort = try freePort()
-        try exec(coordinator, ["init", "--data-dir", data, "--agents-listen", "127.0.0.1:\(agentsPort)", "--operator-listen", "127.0.0.1:\(operatorPort)",
+        try runToCompletion(coordinator, ["init", "--data-dir", data, "--agents-listen", "127.0.0.1:\(agentsPort)", "--operator-listen", "127.0.0.1:\(operatorPort)",
                                "--server-name", "127.0.0.1"])
         let receiver = try WebhookReceiver()
         defer { receiver.stop() }
@@ -90,7 +90,7 @@ struct AlertNotifyCommand: ParsableCommand {
                 """).write(toFile: config, atomically: true, encoding: .utf8)
         }
         try writeConfig(window: "0s")
-        try exec(coordinator, ["check-config", "--config", config])
+        try runToCompletion(coordinator, ["check-config", "--config", config])
         let server = CoordinatorProcess(binary: coordinator, config: config, log: workDir + "/coordinator.log",
                                         operatorURL: "http://127.0.0.1:\(operatorPort)", tokenFile: data + "/operator.token")
         defer { server.stop() }
@@ -220,15 +220,6 @@ struct AlertNotifyCommand: ParsableCommand {
         ])
     }
 
-    private func exec(_ binary: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw BenchError("\(binary) \(arguments.first ?? "") exited with \(process.terminationStatus)") }
-    }
 }
 
 /// `GET /operator/tickets?all=1`, the fields the benchmark counts.

@@ -39,7 +39,7 @@ struct NotifyBenchCommand: ParsableCommand {
         let data = workDir + "/coordinator"
         let config = data + "/coordinator.toml"
         let agentsPort = try freePort(), operatorPort = try freePort()
-        try exec(coordinator, ["init", "--data-dir", data, "--agents-listen", "127.0.0.1:\(agentsPort)", "--operator-listen", "127.0.0.1:\(operatorPort)",
+        try runToCompletion(coordinator, ["init", "--data-dir", data, "--agents-listen", "127.0.0.1:\(agentsPort)", "--operator-listen", "127.0.0.1:\(operatorPort)",
                                "--server-name", "127.0.0.1"])
         let receiver = try WebhookReceiver()
         defer { receiver.stop() }
@@ -111,15 +111,17 @@ struct NotifyBenchCommand: ParsableCommand {
         if distinct < burst { throw BenchError("\(burst - distinct) of \(burst) events were not delivered within the deadline; see \(workDir)/coordinator.log (use --keep)") }
     }
 
-    private func exec(_ binary: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw BenchError("\(binary) \(arguments.first ?? "") exited with \(process.terminationStatus)") }
-    }
+}
+
+/// Runs `binary arguments` to its end (standard output discarded); throws unless it exits 0.
+func runToCompletion(_ binary: String, _ arguments: [String]) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw BenchError("\(binary) \(arguments.first ?? "") exited with \(process.terminationStatus)") }
 }
 
 /// `fieldmedic-coordinator serve`, started and stopped (SIGTERM) by the benchmark.

@@ -271,11 +271,6 @@ struct WebDashboard: Sendable {
         var filter: String?
         var page: Int
 
-        init(filter: String?, page: Int) {
-            self.filter = filter
-            self.page = page
-        }
-
         init(_ query: Hummingbird.Parameters) {
             filter = query.get("q").map { String($0.trimmingCharacters(in: .whitespaces).prefix(64)) }.flatMap { $0.isEmpty ? nil : $0 }
             page = max(1, min(10_000, Int(query.get("page") ?? "") ?? 1))
